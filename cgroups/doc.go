@@ -1,0 +1,19 @@
+// Package cgroups owns everything Krill knows about Linux control groups:
+//
+//   - translating CRI LinuxContainerResources into OCI LinuxResources (ToOCI)
+//     and back (FromOCI), and the oom_score_adj clamp (OOMScoreAdj);
+//   - describing which cgroup files those resources become on cgroup v1 and
+//     v2 (V1Files, V2Files), the same way runc 1.1.5 writes them;
+//   - naming container cgroups for the cgroupfs driver (ContainerPath);
+//   - detecting the host layout (v1, hybrid, v2), trimming resources the
+//     host cannot enforce (DropUnsupported), reading statistics (Stats),
+//     noticing OOM kills (OOMKilled, WatchOOM) and removing cgroups in every
+//     hierarchy (Remove);
+//   - turning statistics into CRI stats and cAdvisor-named CRI metrics.
+//
+// It never creates cgroups or writes limits for containers: runc does that
+// from the OCI spec, and Krill only reads what runc made. It never moves
+// processes between cgroups and never kills processes. Everything works on a
+// fake directory tree given to NewManager, so v2 logic is testable on a v1
+// host.
+package cgroups

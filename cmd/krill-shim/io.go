@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Frame kinds on attach.sock (see doc.go).
+const (
+	frameHello  = 'a'
+	frameStdin  = 'i'
+	frameClose  = 'c'
+	frameResize = 'r'
+	frameStdout = 'o'
+	frameStderr = 'e'
+	frameExit   = 'x'
+
+	maxFrame = 1 << 20
+)
+
+func encodeFrame(kind byte, p []byte) []byte {
+	f := make([]byte, 5+len(p))
+	f[0] = kind
+	binary.BigEndian.PutUint32(f[1:5], uint32(len(p)))
+	copy(f[5:], p)
+	return f
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > maxFrame {
+		return 0, nil, errors.New("frame too large")
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, err
+	}
+	return hdr[0], p, nil
+}
+
+// startOutput copies the container's output to the CRI log and to attach
+// clients until EOF.
+func (s *shim) startOutput(outR, errR *os.File) {
+	s.outputDone = make(chan struct{})
+	var wg sync.WaitGroup
+	copyStream := func(r *os.File, stream string, kind byte) {
+		defer wg.Done()
+		sp := &lineSplitter{log: s.log, stream: stream}
+		buf := make([]byte, 16*1024)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				sp.Write(buf[:n])
+				s.broadcast(kind, buf[:n])
+			}
+			if err != nil {
+				// EOF for pipes; EIO from a pty master once the last slave
+				// fd is closed.
+				break
+			}
+		}
+		sp.flush()
+	}
+	if s.master != nil {
+		wg.Add(1)
+		go copyStream(s.master, "stdout", frameStdout)
+	} else {
+		wg.Add(2)
+		go copyStream(outR, "stdout", frameStdout)
+		go copyStream(errR, "stderr", frameStderr)
+	}
+	go func() {
+		wg.Wait()
+		close(s.outputDone)
+	}()
+}
+
+// client is one attach connection.
+type client struct {
+	conn       *os.File
+	out        chan []byte
+	done       chan struct{}
+	once       sync.Once
+	wantsStdin bool
+}
+
+func (c *client) kill() {
+	c.once.Do(func() {
+		close(c.done)
+		c.conn.Close()
+	})
+}
+
+// send queues a frame without blocking: a client that falls this far behind
+// is dropped instead of stalling the container's output.
+func (c *client) send(f []byte) {
+	select {
+	case c.out <- f:
+	default:
+		c.kill()
+	}
+}
+
+func (c *client) writeLoop() {
+	for {
+		select {
+		case f := <-c.out:
+			if _, err := c.conn.Write(f); err != nil || f[0] == frameExit {
+				c.kill()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+func (s *shim) broadcast(kind byte, p []byte) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if len(s.clients) == 0 {
+		return
+	}
+	f := encodeFrame(kind, p) // shared read-only by all clients
+	for c := range s.clients {
+		c.send(f)
+	}
+}
+
+// closeClients sends the exit frame to every client; later clients get it
+// as soon as they say hello.
+func (s *shim) closeClients() {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	s.clientsClosed = true
+	f := encodeFrame(frameExit, s.exitJSON)
+	for c := range s.clients {
+		c.send(f)
+	}
+}
+
+func (s *shim) handleAttach(conn *os.File) {
+	kind, payload, err := readFrame(conn)
+	if err != nil || kind != frameHello {
+		conn.Close()
+		return
+	}
+	c := &client{conn: conn, out: make(chan []byte, 256), done: make(chan struct{}), wantsStdin: string(payload) == "1"}
+	s.clientsMu.Lock()
+	if s.clientsClosed {
+		s.clientsMu.Unlock()
+		conn.Write(encodeFrame(frameExit, s.exitJSON))
+		conn.Close()
+		return
+	}
+	s.clients[c] = struct{}{}
+	s.clientsMu.Unlock()
+	go c.writeLoop()
+
+	for {
+		kind, payload, err := readFrame(conn)
+		if err != nil {
+			break
+		}
+		if kind == frameStdin {
+			s.writeStdin(payload)
+		} else if kind == frameResize {
+			s.resize(string(payload))
+		} else if kind == frameClose {
+			if !s.opt.stdinOnce {
+				break // plain detach
+			}
+			s.closeStdinOnce(c)
+		}
+	}
+	s.closeStdinOnce(c)
+	s.clientsMu.Lock()
+	delete(s.clients, c)
+	s.clientsMu.Unlock()
+	c.kill()
+}
+
+func (s *shim) writeStdin(p []byte) {
+	if !s.opt.stdin {
+		return
+	}
+	s.stdinMu.Lock()
+	f := s.stdin
+	s.stdinMu.Unlock()
+	if f != nil {
+		f.Write(p)
+	}
+}
+
+// closeStdinOnce implements StdinOnce: the first stdin client to leave ends
+// the container's stdin.
+func (s *shim) closeStdinOnce(c *client) {
+	if !s.opt.stdinOnce || !c.wantsStdin {
+		return
+	}
+	s.stdinMu.Lock()
+	defer s.stdinMu.Unlock()
+	if s.stdinUsed {
+		return
+	}
+	s.stdinUsed = true
+	if s.master != nil {
+		s.master.Write([]byte{4}) // EOT: EOF for a reader of the tty
+		return
+	}
+	if s.stdin != nil {
+		s.stdin.Close()
+		s.stdin = nil
+	}
+}
+
+func (s *shim) resize(arg string) error {
+	f := strings.Fields(arg)
+	if len(f) != 2 {
+		return errors.New("resize wants: W H")
+	}
+	w, err1 := strconv.ParseUint(f[0], 10, 16)
+	h, err2 := strconv.ParseUint(f[1], 10, 16)
+	if err1 != nil || err2 != nil {
+		return errors.New("resize: bad size")
+	}
+	if s.master == nil {
+		return errors.New("resize: container has no terminal")
+	}
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	err = rc.Control(func(fd uintptr) {
+		ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(w), Row: uint16(h)})
+	})
+	if err != nil {
+		return err
+	}
+	return ioErr
+}
+
+func (s *shim) handleCtl(conn *os.File) {
+	defer conn.Close()
+	r := bufio.NewReaderSize(conn, 256)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var reply string
+		switch f[0] {
+		case "wait":
+			// A waiter that hangs up (krilld's ctx ended) must not pin this
+			// goroutine until the container exits.
+			gone := make(chan struct{})
+			go func() {
+				r.ReadByte()
+				close(gone)
+			}()
+			select {
+			case <-s.exited:
+				conn.Write([]byte("ok\n"))
+			case <-gone:
+			}
+			return
+		case "reopen":
+			reply = errReply(s.log.reopen())
+		case "resize":
+			reply = errReply(s.resize(strings.Join(f[1:], " ")))
+		case "ack":
+			s.ack()
+			reply = "ok\n"
+		default:
+			reply = "error unknown request\n"
+		}
+		if _, err := conn.Write([]byte(reply)); err != nil {
+			return
+		}
+	}
+}
+
+func errReply(err error) string {
+	if err != nil {
+		return "error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
+	}
+	return "ok\n"
+}

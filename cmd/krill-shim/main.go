@@ -1,0 +1,358 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type options struct {
+	id, bundle, runc, root, dir, logPath string
+	stdin, stdinOnce, tty                bool
+	linger                               time.Duration
+}
+
+// shim is the state of the one container this process watches.
+type shim struct {
+	opt options
+	log *criLog
+
+	stdinMu   sync.Mutex
+	stdin     *os.File // write side of the container's stdin; the pty master with a TTY; nil if none/closed
+	stdinUsed bool     // StdinOnce: a stdin client has come and gone
+	master    *os.File // pty master (TTY only)
+
+	clientsMu sync.Mutex
+	clients   map[*client]struct{}
+	// clientsClosed is set once the exit frame went out to every client.
+	clientsClosed bool
+
+	initPid    int
+	outputDone chan struct{} // closed when all output streams reached EOF
+	exited   chan struct{} // closed once the exit file is written
+	exitJSON []byte
+	acked    chan struct{} // closed on the first "ack"
+	ackOnce  sync.Once
+}
+
+func main() {
+	// The shim's memory is paid once per container: one P, and a GC that
+	// runs early rather than letting the heap grow.
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(25)
+
+	var o options
+	flag.StringVar(&o.id, "id", "", "container id")
+	flag.StringVar(&o.bundle, "bundle", "", "OCI bundle directory")
+	flag.StringVar(&o.runc, "runc", "runc", "runc binary")
+	flag.StringVar(&o.root, "root", "", "runc --root")
+	flag.StringVar(&o.dir, "dir", "", "shim state directory")
+	flag.StringVar(&o.logPath, "log", "", "CRI log file (empty: discard output)")
+	flag.BoolVar(&o.stdin, "stdin", false, "keep the container's stdin open for attach")
+	flag.BoolVar(&o.stdinOnce, "stdin-once", false, "close stdin after the first attach client detaches")
+	flag.BoolVar(&o.tty, "tty", false, "the container has a terminal")
+	flag.DurationVar(&o.linger, "linger", time.Minute, "how long to wait for krilld's ack after the exit")
+	flag.Parse()
+
+	syncPipe := os.NewFile(3, "sync")
+	s := &shim{opt: o, clients: map[*client]struct{}{}, exited: make(chan struct{}), acked: make(chan struct{})}
+	if err := s.create(); err != nil {
+		fmt.Fprintf(os.Stderr, "krill-shim %s: %v\n", o.id, err)
+		if syncPipe != nil {
+			syncPipe.WriteString("error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+		}
+		os.Exit(1)
+	}
+	if syncPipe != nil {
+		syncPipe.WriteString("ok " + strconv.Itoa(s.initPid) + "\n")
+		syncPipe.Close()
+	}
+	// From here on the goroutines do the work; finish() ends the process.
+	select {}
+}
+
+// create sets up stdio, the log and the sockets, then runs `runc create`.
+// Everything the shim needs afterwards exists before krilld hears "ok".
+func (s *shim) create() error {
+	o := s.opt
+	if o.id == "" || o.bundle == "" || o.dir == "" {
+		return errors.New("-id, -bundle and -dir are required")
+	}
+	// No krilld signal may stop the shim: it dies only when its job is done.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set child subreaper: %w", err)
+	}
+	if err := writePidFile(filepath.Join(o.dir, "shim.pid")); err != nil {
+		return err
+	}
+	var err error
+	if s.log, err = openCRILog(o.logPath); err != nil {
+		return fmt.Errorf("open container log: %w", err)
+	}
+
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+
+	// runc's own stdio: without a TTY, runc hands it to the container init.
+	files := []*os.File{devNull, devNull, devNull}
+	var outR, errR *os.File
+	var console *os.File
+	if o.tty {
+		console, err = listenUnix(filepath.Join(o.dir, "console.sock"))
+		if err != nil {
+			return fmt.Errorf("console socket: %w", err)
+		}
+		defer os.Remove(filepath.Join(o.dir, "console.sock"))
+		defer console.Close()
+	} else {
+		var inR, outW, errW *os.File
+		if o.stdin {
+			if inR, s.stdin, err = os.Pipe(); err != nil {
+				return err
+			}
+			files[0] = inR
+		}
+		if outR, outW, err = os.Pipe(); err != nil {
+			return err
+		}
+		if errR, errW, err = os.Pipe(); err != nil {
+			return err
+		}
+		files[1], files[2] = outW, errW
+		// The container keeps its ends; ours must go or we never see EOF.
+		defer func() {
+			for _, f := range []*os.File{inR, outW, errW} {
+				if f != nil {
+					f.Close()
+				}
+			}
+		}()
+	}
+
+	ctl, err := listenUnix(filepath.Join(o.dir, "ctl.sock"))
+	if err != nil {
+		return fmt.Errorf("ctl socket: %w", err)
+	}
+	attach, err := listenUnix(filepath.Join(o.dir, "attach.sock"))
+	if err != nil {
+		return fmt.Errorf("attach socket: %w", err)
+	}
+
+	masterCh := make(chan *os.File, 1)
+	if console != nil {
+		go func() { masterCh <- receivePtyMaster(console) }()
+	}
+
+	pidFile := filepath.Join(o.dir, "init.pid")
+	args := []string{o.runc, "--log", filepath.Join(o.dir, "runc.log"), "--log-format", "json"}
+	if o.root != "" {
+		args = append(args, "--root", o.root)
+	}
+	args = append(args, "create", "--bundle", o.bundle, "--pid-file", pidFile)
+	if console != nil {
+		args = append(args, "--console-socket", filepath.Join(o.dir, "console.sock"))
+	}
+	args = append(args, o.id)
+	if err := runAndWait(o.runc, args, files); err != nil {
+		return fmt.Errorf("runc create: %w", err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return fmt.Errorf("runc create: read pid file: %w", err)
+	}
+	if s.initPid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+		return fmt.Errorf("runc create: bad pid file %q", b)
+	}
+
+	if console != nil {
+		select {
+		case s.master = <-masterCh:
+		case <-time.After(10 * time.Second):
+		}
+		if s.master == nil {
+			return errors.New("runc create: no pty master received on the console socket")
+		}
+		s.stdin = s.master
+	}
+
+	s.startOutput(outR, errR)
+	go s.reap()
+	go s.serve(ctl, s.handleCtl)
+	go s.serve(attach, s.handleAttach)
+	return nil
+}
+
+// runAndWait runs runc synchronously. The shim is a subreaper and later
+// reaps every child, so this is the only wait4 on a specific pid and it
+// happens before the reaper starts.
+func runAndWait(path string, args []string, files []*os.File) error {
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = f.Fd()
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, e := range os.Environ() {
+		// NOTIFY_SOCKET makes runc talk to systemd; GO* are the shim's tuning.
+		if !strings.HasPrefix(e, "NOTIFY_SOCKET=") && !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMAXPROCS=") {
+			env = append(env, e)
+		}
+	}
+	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{Env: env, Files: fds})
+	if err != nil {
+		return err
+	}
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return fmt.Errorf("exit status %d (see runc.log)", ws.ExitStatus())
+	}
+	return nil
+}
+
+// receivePtyMaster accepts runc's connection on the console socket and
+// takes the pty master fd it sends (SCM_RIGHTS).
+func receivePtyMaster(l *os.File) *os.File {
+	c, err := accept(l)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	fd, err := recvFd(c)
+	if err != nil {
+		return nil
+	}
+	// Non-blocking, so the file is driven by Go's poller and a blocked read
+	// does not hold an OS thread.
+	unix.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), "pty-master")
+}
+
+func writePidFile(path string) error {
+	st, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return err
+	}
+	start := statStartTime(string(st))
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+" "+start+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// statStartTime returns field 22 (starttime) of a /proc/<pid>/stat line; the
+// command name (field 2) may hold spaces, so fields are counted after ')'.
+func statStartTime(stat string) string {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+// reap waits for every child. The container init is ours because we are a
+// subreaper and runc create has exited; orphans re-parented to us (a
+// container sharing the host pid namespace) are reaped and forgotten.
+func (s *shim) reap() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			// ECHILD: nothing left. The init cannot be missing here unless it
+			// was reaped already, so there is nothing more to do.
+			return
+		}
+		if pid != s.initPid {
+			continue
+		}
+		code, sig := 0, 0
+		switch {
+		case ws.Exited():
+			code = ws.ExitStatus()
+		case ws.Signaled():
+			sig = int(ws.Signal())
+			code = 128 + sig
+		}
+		go s.finish(code, sig, time.Now())
+	}
+}
+
+// finish runs once, after the init has exited: drain output, write the exit
+// file, tell waiters and attach clients, then linger for krilld's ack.
+func (s *shim) finish(code, sig int, at time.Time) {
+	// The output pipes reach EOF once every process holding them is gone;
+	// a daemonised grandchild (host pid namespace) could keep them open
+	// forever, so the exit is not held up for long.
+	select {
+	case <-s.outputDone:
+	case <-time.After(5 * time.Second):
+	}
+	s.log.close()
+
+	s.exitJSON = []byte(fmt.Sprintf(`{"pid":%d,"code":%d,"signal":%d,"finished_at":%q}`,
+		s.initPid, code, sig, at.UTC().Format(time.RFC3339Nano)))
+	path := filepath.Join(s.opt.dir, "exit")
+	if err := os.WriteFile(path+".tmp", append(s.exitJSON, '\n'), 0o644); err == nil {
+		os.Rename(path+".tmp", path)
+	} else {
+		fmt.Fprintf(os.Stderr, "krill-shim %s: write exit file: %v\n", s.opt.id, err)
+	}
+	close(s.exited)
+	s.closeClients()
+
+	select {
+	case <-s.acked:
+	case <-time.After(s.opt.linger):
+	}
+	os.Remove(filepath.Join(s.opt.dir, "attach.sock"))
+	os.Remove(filepath.Join(s.opt.dir, "ctl.sock"))
+	os.Exit(0)
+}
+
+func (s *shim) ack() { s.ackOnce.Do(func() { close(s.acked) }) }
+
+// serve accepts connections on a socket until the shim exits.
+func (s *shim) serve(l *os.File, handle func(*os.File)) {
+	for {
+		c, err := accept(l)
+		if err != nil {
+			if err == unix.EINTR || err == unix.ECONNABORTED || err == unix.EMFILE || err == unix.ENFILE {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		go handle(c)
+	}
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/config"
+)
+
+const capSysResource = 24
+
+// runCheck is `krilld check [flags]`: the same flags as the daemon.
+func runCheck(args []string) int {
+	_, cfg, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "krilld:", err)
+		return 2
+	}
+	return check(cfg, os.Stdout)
+}
+
+// check tells someone setting up a lab node whether this host can run
+// Krill, and what to fix when it cannot. Exit 1 when something required
+// is missing.
+func check(cfg *config.Config, w io.Writer) int {
+	failed := false
+	report := func(ok bool, required bool, what, detail string) {
+		mark := "ok  "
+		if !ok {
+			mark = "WARN"
+			if required {
+				mark, failed = "FAIL", true
+			}
+		}
+		fmt.Fprintf(w, "%s %-14s %s\n", mark, what, detail)
+	}
+
+	if p, err := findBinary(cfg.Runtime.RuncPath, "runc"); err != nil {
+		report(false, true, "runc", err.Error()+" (apt-get install runc)")
+	} else {
+		out, err := exec.Command(p, "--version").Output()
+		v := strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
+		report(err == nil, true, "runc", p+": "+v)
+	}
+	if p, err := findBinary(cfg.Runtime.ShimPath, "krill-shim"); err != nil {
+		report(false, true, "krill-shim", err.Error()+" (make build)")
+	} else {
+		report(true, true, "krill-shim", p)
+	}
+	if p, err := findBinary(cfg.Runtime.PauseBinary, "krill-pause"); err != nil {
+		report(false, false, "krill-pause", "not found: pods need the pause image from a registry")
+	} else {
+		report(true, false, "krill-pause", p+" (built-in pause image fallback)")
+	}
+
+	var found []string
+	for _, dir := range cfg.CNI.BinDirs {
+		for _, plugin := range []string{"bridge", "host-local", "loopback", "portmap"} {
+			if _, err := os.Stat(filepath.Join(dir, plugin)); err == nil {
+				found = append(found, filepath.Join(dir, plugin))
+			}
+		}
+	}
+	report(len(found) >= 4, true, "cni plugins", fmt.Sprintf("%d of bridge/host-local/loopback/portmap found in %s (apt-get install containernetworking-plugins)",
+		len(found), strings.Join(cfg.CNI.BinDirs, ", ")))
+	confs, _ := filepath.Glob(filepath.Join(cfg.CNI.ConfDir, "*.conf*"))
+	if len(confs) == 0 {
+		report(true, false, "cni config", "none in "+cfg.CNI.ConfDir+": the built-in default bridge network is used")
+	} else {
+		report(true, false, "cni config", strings.Join(confs, ", "))
+	}
+
+	if m, err := cgroups.NewManager("/sys/fs/cgroup"); err != nil {
+		report(false, true, "cgroups", err.Error())
+	} else {
+		report(true, true, "cgroups", "mode "+m.Mode()+", driver "+cfg.Cgroup.Driver)
+	}
+	report(hasFilesystem("overlay"), true, "overlayfs", "needed for container root filesystems (modprobe overlay)")
+	if hasCap(capSysResource) {
+		report(true, false, "capabilities", "CAP_SYS_RESOURCE present")
+	} else {
+		report(false, false, "capabilities", fmt.Sprintf("no CAP_SYS_RESOURCE: oom_score_adj below krilld's own (%d) is raised to it; RLIMIT_NOFILE cannot be raised", daemonOOMScoreAdjValue()))
+	}
+	if failed {
+		fmt.Fprintln(w, "host is NOT ready for Krill")
+		return 1
+	}
+	fmt.Fprintln(w, "host is ready for Krill")
+	return 0
+}
+
+func hasFilesystem(name string) bool {
+	f, err := os.Open("/proc/filesystems")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasSuffix(s.Text(), "\t"+name) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasCap reads the effective capability set from /proc/self/status.
+func hasCap(bit uint) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && n&(1<<bit) != 0
+		}
+	}
+	return false
+}
+
+func daemonOOMScoreAdjValue() int {
+	b, _ := os.ReadFile("/proc/self/oom_score_adj")
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}

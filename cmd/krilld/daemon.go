@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/config"
+	"github.com/krill-runtime/krill/container"
+	"github.com/krill-runtime/krill/cri"
+	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/oci"
+	"github.com/krill-runtime/krill/sandbox"
+	"github.com/krill-runtime/krill/store"
+	"github.com/krill-runtime/krill/streaming"
+)
+
+// daemon is a running krilld.
+type daemon struct {
+	grpc    *grpc.Server
+	images  *image.Service
+	streams *streaming.Server
+	lock    *os.File
+	log     *slog.Logger
+}
+
+// start takes the lock, builds every service, recovers state and serves.
+// The socket answers Unavailable until recovery is done (the init gate).
+func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, error) {
+	for _, dir := range []string{cfg.Root, cfg.State} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return nil, err
+		}
+	}
+	lock, err := takeLock(filepath.Join(cfg.State, "krilld.lock"))
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{lock: lock, log: log}
+
+	runc, err := findBinary(cfg.Runtime.RuncPath, "runc")
+	if err != nil {
+		return nil, err
+	}
+	shim, err := findBinary(cfg.Runtime.ShimPath, "krill-shim")
+	if err != nil {
+		return nil, err
+	}
+	pauseBin, _ := findBinary(cfg.Runtime.PauseBinary, "krill-pause")
+	oomAdj := daemonOOMScoreAdj()
+
+	d.images, err = image.New(ctx, image.Config{
+		Root:               filepath.Join(cfg.Root, "images"),
+		RegistryConfigPath: cfg.Registry.ConfigPath,
+		ProgressTimeout:    cfg.Registry.ProgressTimeout.Duration,
+		PauseImage:         cfg.PauseImage,
+		PauseBinary:        pauseBin,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("image service: %w", err)
+	}
+	netw, err := network.New(network.Config{
+		ConfDir:  cfg.CNI.ConfDir,
+		BinDirs:  cfg.CNI.BinDirs,
+		NetnsDir: filepath.Join(cfg.State, "netns"),
+		CacheDir: filepath.Join(cfg.State, "cni-cache"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	rt, err := oci.New(oci.Config{
+		RuncPath: runc,
+		RuncRoot: filepath.Join(cfg.State, "runc"),
+		ShimPath: shim,
+		ShimDir:  filepath.Join(cfg.State, "shims"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oci runtime: %w", err)
+	}
+	cg, err := cgroups.NewManager("/sys/fs/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	podStore, err := store.New[store.Pod](filepath.Join(cfg.Root, "pods"), "pod.json", "pod sandbox")
+	if err != nil {
+		return nil, err
+	}
+	ctrStore, err := store.New[store.Container](filepath.Join(cfg.Root, "containers"), "container.json", "container")
+	if err != nil {
+		return nil, err
+	}
+	for kind, s := range map[string]interface {
+		Load() (map[string]error, error)
+	}{"pod": podStore, "container": ctrStore} {
+		broken, err := s.Load()
+		if err != nil {
+			return nil, fmt.Errorf("load %s records: %w", kind, err)
+		}
+		for id, err := range broken {
+			log.Warn("unreadable record left alone", "kind", kind, "id", id, "err", err)
+		}
+	}
+	pods, err := sandbox.New(sandbox.Config{
+		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
+		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg,
+		DaemonOOMScoreAdj: oomAdj, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctrs, err := container.New(container.Config{
+		StateDir:   filepath.Join(cfg.State, "containers"),
+		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg,
+		DaemonOOMScoreAdj: oomAdj, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pods.SetReaper(ctrs)
+	d.streams, err = streaming.New(streaming.Config{Address: cfg.Streaming.Address, Port: cfg.Streaming.Port}, ctrs)
+	if err != nil {
+		return nil, fmt.Errorf("streaming server: %w", err)
+	}
+	if err := d.streams.Start(); err != nil {
+		return nil, fmt.Errorf("streaming server: %w", err)
+	}
+
+	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Streams: d.streams, Log: log})
+	d.grpc = grpc.NewServer(srv.ServerOptions()...)
+	srv.Register(d.grpc)
+	l, err := listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go d.grpc.Serve(l)
+
+	// Recovery runs while the socket already exists: callers get
+	// Unavailable instead of "connection refused" and retry.
+	t := time.Now()
+	ctrs.Recover(ctx)
+	pods.Recover(ctx)
+	srv.SetReady()
+	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
+		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
+	return d, nil
+}
+
+// shutdown stops serving, giving calls in flight up to grace to finish.
+// Containers are not touched: their shims keep them and their logs going.
+func (d *daemon) shutdown(grace time.Duration) {
+	done := make(chan struct{})
+	go func() { d.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		d.grpc.Stop()
+	}
+	d.streams.Stop()
+	d.images.Close()
+	d.lock.Close()
+}
+
+// takeLock makes sure only one krilld uses a state directory.
+func takeLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another krilld is already running on %s (lock %s held)", filepath.Dir(path), path)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return f, nil
+}
+
+// listen creates the CRI socket, replacing a stale one (we hold the lock,
+// so no live daemon owns it), with mode 0660.
+func listen(cfg *config.Config) (net.Listener, error) {
+	path, err := cfg.SocketPath()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket: %w", err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// findBinary resolves a configured binary: an explicit path, else the name
+// next to the krilld executable, else PATH.
+func findBinary(configured, name string) (string, error) {
+	if configured != "" && strings.Contains(configured, "/") {
+		if _, err := os.Stat(configured); err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return configured, nil
+	}
+	if configured != "" {
+		name = configured
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH") + ":/usr/sbin:/usr/local/sbin:/sbin") {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found next to krilld or in PATH", name)
+}
+
+// daemonOOMScoreAdj is the lowest oom_score_adj containers may get:
+// without CAP_SYS_RESOURCE nothing may go below krilld's own value (runc
+// fails otherwise), so that is the floor; with it there is no floor.
+func daemonOOMScoreAdj() int {
+	if hasCap(capSysResource) {
+		return -1000
+	}
+	return daemonOOMScoreAdjValue()
+}

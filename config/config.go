@@ -1,0 +1,207 @@
+// Package config owns krilld's configuration: the TOML file format, the
+// embedded defaults and validation. Every key is documented in
+// docs/config.md; a test keeps that page and Defaults() in step.
+//
+// It must never reach outside itself: it reads one file and returns values.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is krilld's whole configuration.
+type Config struct {
+	// Root holds persistent state: images, pod and container records.
+	Root string `toml:"root"`
+	// State holds runtime state that dies with the machine: sockets,
+	// bundles, netns files, shim files.
+	State string `toml:"state"`
+	// Listen is the CRI endpoint, unix:///path.
+	Listen string `toml:"listen"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+	// PauseImage is the sandbox image run as every pod's pause container.
+	PauseImage string `toml:"pause_image"`
+
+	Runtime   RuntimeConfig   `toml:"runtime"`
+	Registry  RegistryConfig  `toml:"registry"`
+	CNI       CNIConfig       `toml:"cni"`
+	Cgroup    CgroupConfig    `toml:"cgroup"`
+	Streaming StreamingConfig `toml:"streaming"`
+}
+
+// RuntimeConfig names the binaries krilld runs.
+type RuntimeConfig struct {
+	// RuncPath is the OCI runtime; a bare name is looked up in PATH.
+	RuncPath string `toml:"runc_path"`
+	// ShimPath is krill-shim; "" means next to the krilld binary, then PATH.
+	ShimPath string `toml:"shim_path"`
+	// PauseBinary is the static pause program used for the built-in pause
+	// image; "" means krill-pause next to krilld, then PATH.
+	PauseBinary string `toml:"pause_binary"`
+}
+
+// RegistryConfig is about pulling images.
+type RegistryConfig struct {
+	// ConfigPath is a directory of containerd-style <host>/hosts.toml files.
+	ConfigPath string `toml:"config_path"`
+	// ProgressTimeout fails a pull that moved no bytes for this long.
+	ProgressTimeout Duration `toml:"progress_timeout"`
+}
+
+// CNIConfig locates network configurations and plugins.
+type CNIConfig struct {
+	ConfDir string   `toml:"conf_dir"`
+	BinDirs []string `toml:"bin_dirs"`
+}
+
+// CgroupConfig selects how cgroups are managed.
+type CgroupConfig struct {
+	// Driver is "cgroupfs" (the only one supported; "systemd" is refused).
+	Driver string `toml:"driver"`
+}
+
+// StreamingConfig is the exec/attach/port-forward server.
+type StreamingConfig struct {
+	Address string `toml:"address"`
+	Port    int    `toml:"port"`
+}
+
+// Duration is a time.Duration written as "30s" or "5m" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Defaults returns the embedded configuration krilld uses with no file.
+func Defaults() *Config {
+	return &Config{
+		Root:       "/var/lib/krill",
+		State:      "/run/krill",
+		Listen:     "unix:///run/krill/krill.sock",
+		LogLevel:   "info",
+		PauseImage: "registry.k8s.io/pause:3.10",
+		Runtime:    RuntimeConfig{RuncPath: "runc"},
+		Registry: RegistryConfig{
+			ConfigPath:      "/etc/krill/certs.d",
+			ProgressTimeout: Duration{time.Minute},
+		},
+		CNI: CNIConfig{
+			ConfDir: "/etc/cni/net.d",
+			BinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
+		},
+		Cgroup:    CgroupConfig{Driver: "cgroupfs"},
+		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0},
+	}
+}
+
+// Load reads path over the defaults. An empty path means defaults only.
+// Unknown keys are errors that name the key: a typo must not silently
+// fall back to a default on a production node.
+func Load(path string) (*Config, error) {
+	c := Defaults()
+	if path == "" {
+		return c, c.Validate()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if err := Parse(data, c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, c.Validate()
+}
+
+// Parse decodes TOML data into c, refusing unknown keys.
+func Parse(data []byte, c *Config) error {
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			var keys []string
+			for _, e := range strict.Errors {
+				keys = append(keys, strings.Join(e.Key(), "."))
+			}
+			return fmt.Errorf("unknown key(s): %s", strings.Join(keys, ", "))
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			return fmt.Errorf("key %s: %s", strings.Join(de.Key(), "."), de.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+// Validate checks values that TOML types cannot.
+func (c *Config) Validate() error {
+	for key, p := range map[string]string{"root": c.Root, "state": c.State} {
+		if p == "" || !filepath.IsAbs(p) {
+			return fmt.Errorf("key %s: %q must be an absolute path", key, p)
+		}
+	}
+	if _, err := c.SocketPath(); err != nil {
+		return fmt.Errorf("key listen: %w", err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("key log_level: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.PauseImage == "" {
+		return errors.New("key pause_image: must not be empty")
+	}
+	if c.Runtime.RuncPath == "" {
+		return errors.New("key runtime.runc_path: must not be empty")
+	}
+	if c.Registry.ProgressTimeout.Duration <= 0 {
+		return fmt.Errorf("key registry.progress_timeout: %s must be positive", c.Registry.ProgressTimeout.Duration)
+	}
+	if len(c.CNI.BinDirs) == 0 {
+		return errors.New("key cni.bin_dirs: name at least one directory")
+	}
+	switch c.Cgroup.Driver {
+	case "cgroupfs":
+	case "systemd":
+		return errors.New(`key cgroup.driver: "systemd" is not supported yet; use "cgroupfs"`)
+	default:
+		return fmt.Errorf("key cgroup.driver: %q is not cgroupfs", c.Cgroup.Driver)
+	}
+	if net.ParseIP(c.Streaming.Address) == nil {
+		return fmt.Errorf("key streaming.address: %q is not an IP address", c.Streaming.Address)
+	}
+	if c.Streaming.Port < 0 || c.Streaming.Port > 65535 {
+		return fmt.Errorf("key streaming.port: %d is out of range", c.Streaming.Port)
+	}
+	return nil
+}
+
+// SocketPath returns the filesystem path of the unix listen address.
+func (c *Config) SocketPath() (string, error) {
+	p, ok := strings.CutPrefix(c.Listen, "unix://")
+	if !ok || p == "" || !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q is not unix:///absolute/path", c.Listen)
+	}
+	return p, nil
+}

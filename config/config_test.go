@@ -1,0 +1,107 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "krill.toml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsWithoutFile(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != "/var/lib/krill" || c.State != "/run/krill" || c.Listen != "unix:///run/krill/krill.sock" {
+		t.Errorf("dirs: %+v", c)
+	}
+	if c.PauseImage != "registry.k8s.io/pause:3.10" || c.Cgroup.Driver != "cgroupfs" {
+		t.Errorf("pause/cgroup: %+v", c)
+	}
+	if c.Registry.ProgressTimeout.Duration != time.Minute {
+		t.Errorf("progress timeout %s", c.Registry.ProgressTimeout)
+	}
+	if p, _ := c.SocketPath(); p != "/run/krill/krill.sock" {
+		t.Errorf("socket path %q", p)
+	}
+}
+
+func TestFileOverridesDefaults(t *testing.T) {
+	c, err := Load(write(t, `
+root = "/tmp/r"
+log_level = "debug"
+[registry]
+config_path = "/etc/x"
+progress_timeout = "5s"
+[cni]
+bin_dirs = ["/a"]
+[streaming]
+port = 10010
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != "/tmp/r" || c.LogLevel != "debug" || c.Registry.ConfigPath != "/etc/x" ||
+		c.Registry.ProgressTimeout.Duration != 5*time.Second || len(c.CNI.BinDirs) != 1 || c.Streaming.Port != 10010 {
+		t.Errorf("not overridden: %+v", c)
+	}
+	// Keys the file does not name keep their defaults.
+	if c.State != "/run/krill" || c.CNI.ConfDir != "/etc/cni/net.d" {
+		t.Errorf("defaults lost: %+v", c)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct{ name, file, want string }{
+		{"unknown top key", "bogus = 1\n", "bogus"},
+		{"unknown nested key", "[cni]\nconfdir = \"/x\"\n", "cni.confdir"},
+		{"wrong type", "root = 5\n", "root"},
+		{"bad duration", "[registry]\nprogress_timeout = \"soon\"\n", "registry.progress_timeout"},
+		{"relative root", "root = \"var/lib\"\n", "root"},
+		{"bad listen", "listen = \"tcp://1.2.3.4:5\"\n", "listen"},
+		{"bad log level", "log_level = \"loud\"\n", "log_level"},
+		{"systemd driver", "[cgroup]\ndriver = \"systemd\"\n", "cgroup.driver"},
+		{"bad port", "[streaming]\nport = 70000\n", "streaming.port"},
+		{"bad address", "[streaming]\naddress = \"localhost\"\n", "streaming.address"},
+		{"no bin dirs", "[cni]\nbin_dirs = []\n", "cni.bin_dirs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(write(t, tc.file))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDocsListEveryKey keeps docs/config.md in step with the struct tags.
+func TestDocsListEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := regexp.MustCompile("toml:\"([a-z_]+)\"").FindAllStringSubmatch(string(src), -1)
+	if len(keys) < 10 {
+		t.Fatalf("found only %d keys", len(keys))
+	}
+	for _, k := range keys {
+		if !strings.Contains(string(doc), "`"+k[1]+"`") && !strings.Contains(string(doc), "."+k[1]+"`") && !strings.Contains(string(doc), "["+k[1]+"]") {
+			t.Errorf("docs/config.md does not document key %q", k[1])
+		}
+	}
+}

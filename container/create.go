@@ -1,0 +1,180 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/errdefs"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
+	"github.com/krill-runtime/krill/oci"
+	"github.com/krill-runtime/krill/sandbox"
+	"github.com/krill-runtime/krill/store"
+)
+
+// Create makes a container in pod podID, ready to start. Like
+// sandbox.Run, each step has an undo that runs when a later step fails,
+// and the record is written last.
+func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig, podCfg *runtime.PodSandboxConfig) (id string, err error) {
+	if cfg.GetMetadata() == nil || cfg.Metadata.Name == "" {
+		return "", fmt.Errorf("container config needs metadata with a name: %w", errdefs.ErrInvalidArgument)
+	}
+	if cfg.GetImage().GetImage() == "" {
+		return "", fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
+	}
+	pod, err := m.Pods.Get(podID)
+	if err != nil {
+		return "", err
+	}
+	if pod.State != runtime.PodSandboxState_SANDBOX_READY {
+		return "", fmt.Errorf("pod %s is not ready: %w", pod.ID, errdefs.ErrFailedPrecondition)
+	}
+	img, err := m.Images.Get(ctx, cfg.Image.Image)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
+	}
+
+	start := time.Now()
+	id = newID()
+	key := nameKey(pod.ID, cfg.Metadata)
+	if err := m.reserve(key, id); err != nil {
+		return "", err
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			m.release(key, id)
+		}
+	}()
+
+	// 1. Rootfs: a writable overlay snapshot of the image.
+	bundle := m.bundle(id)
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return "", err
+	}
+	undo = append(undo, func() { os.RemoveAll(bundle) })
+	mounts, err := m.Images.PrepareRootfs(ctx, id, img.ID, false)
+	if err != nil {
+		return "", fmt.Errorf("prepare rootfs: %w", err)
+	}
+	undo = append(undo, func() { m.Images.RemoveRootfs(context.Background(), id) })
+	if err := mount.All(mounts, rootfs); err != nil {
+		return "", fmt.Errorf("mount rootfs: %w", err)
+	}
+	undo = append(undo, func() { mount.UnmountAll(rootfs, 0) })
+
+	// 2. The OCI spec, with limits.
+	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
+	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
+	s, err := spec.Generate(spec.Input{
+		ID:                 id,
+		Config:             cfg,
+		Sandbox:            pod.Config,
+		Image:              img.Config,
+		Rootfs:             rootfs,
+		Namespaces:         m.namespaces(pod, cfg),
+		HostnamePath:       hostname,
+		HostsPath:          hosts,
+		ResolvConfPath:     resolv,
+		ShmPath:            shm,
+		CgroupsPath:        cgroupsPath,
+		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
+		SeccompProfileRoot: m.SeccompProfileRoot,
+	})
+	if err != nil {
+		return "", err
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
+	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return "", err
+	}
+
+	// 3. The shim and `runc create`.
+	logPath := ""
+	if dir, p := pod.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
+		logPath = filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+			return "", fmt.Errorf("log directory: %w", err)
+		}
+	}
+	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
+		ID: id, Bundle: bundle, LogPath: logPath,
+		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Tty,
+	})
+	if err != nil {
+		return "", fmt.Errorf("create container: %w", err)
+	}
+	undo = append(undo, func() {
+		m.Runtime.Delete(context.Background(), id)
+		m.Cgroups.Remove(cgroupsPath)
+	})
+
+	// 4. The record.
+	ref := img.ID
+	if len(img.RepoDigests) > 0 {
+		ref = img.RepoDigests[0]
+	}
+	c := store.Container{
+		ID: id, PodID: pod.ID, Config: cfg,
+		State:       runtime.ContainerState_CONTAINER_CREATED,
+		ImageID:     img.ID,
+		ImageRef:    ref,
+		ImageName:   cfg.Image.Image,
+		CreatedAt:   time.Now().UnixNano(),
+		Pid:         pid,
+		LogPath:     logPath,
+		Resources:   cfg.GetLinux().GetResources(),
+		CgroupsPath: cgroupsPath,
+		Bundle:      bundle,
+	}
+	if err := m.Containers.Put(c); err != nil {
+		return "", err
+	}
+	m.exited.Store(id, make(chan struct{}))
+	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
+	m.Log.Info("container created", "container", id, "pod", pod.ID, "name", cfg.Metadata.Name, "took", time.Since(start).Round(time.Millisecond))
+	return id, nil
+}
+
+// namespaces returns the namespace files a container of pod joins: the
+// pod's netns, and pause's IPC, UTS and (when shared) PID namespaces.
+func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.Namespaces {
+	podNS := pod.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	var ns spec.Namespaces
+	if podNS.GetNetwork() != runtime.NamespaceMode_NODE {
+		ns.NetNS = pod.NetNS
+		ns.UTS = sandbox.NamespacePath(pod, "uts")
+	}
+	if podNS.GetIpc() != runtime.NamespaceMode_NODE {
+		ns.IPC = sandbox.NamespacePath(pod, "ipc")
+	}
+	cNS := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	switch cNS.GetPid() {
+	case runtime.NamespaceMode_POD:
+		ns.PID = sandbox.NamespacePath(pod, "pid")
+	case runtime.NamespaceMode_TARGET:
+		if t, err := m.Containers.Get(cNS.GetTargetId()); err == nil && t.Pid > 0 {
+			ns.PID = fmt.Sprintf("/proc/%d/ns/pid", t.Pid)
+		}
+	}
+	return ns
+}

@@ -1,0 +1,135 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/oci"
+	"github.com/krill-runtime/krill/sandbox"
+	"github.com/krill-runtime/krill/store"
+)
+
+// Config wires a Manager.
+type Config struct {
+	StateDir           string // state/containers: one OCI bundle per container
+	Containers         *store.Store[store.Container]
+	Pods               *sandbox.Manager
+	Images             *image.Service
+	Runtime            *oci.Runtime
+	Cgroups            *cgroups.Manager
+	DaemonOOMScoreAdj  int
+	SeccompProfileRoot string
+	Log                *slog.Logger
+}
+
+// Manager runs app containers.
+type Manager struct {
+	Config
+	events *broadcaster
+
+	mu    sync.Mutex
+	names map[string]string // name_pod_attempt key -> container ID
+	locks sync.Map          // container ID -> *sync.Mutex
+	// exited is closed per container when its waiter recorded the exit.
+	exited sync.Map // container ID -> chan struct{}
+	exitMu sync.Mutex
+}
+
+// New returns a Manager over the records in cfg.Containers.
+func New(cfg Config) (*Manager, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	m := &Manager{Config: cfg, names: map[string]string{}, events: newBroadcaster()}
+	for _, c := range cfg.Containers.List() {
+		m.names[nameKey(c.PodID, c.Config.GetMetadata())] = c.ID
+	}
+	return m, nil
+}
+
+// Get returns a container record by ID or unique ID prefix.
+func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.Get(id) }
+
+func (m *Manager) lock(id string) func() {
+	v, _ := m.locks.LoadOrStore(id, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+func nameKey(podID string, md *runtime.ContainerMetadata) string {
+	return fmt.Sprintf("%s_%s_%d", md.GetName(), podID, md.GetAttempt())
+}
+
+func (m *Manager) reserve(key, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if other, ok := m.names[key]; ok {
+		return fmt.Errorf("container name %q is already used by container %s: %w", key, other, errdefs.ErrAlreadyExists)
+	}
+	m.names[key] = id
+	return nil
+}
+
+func (m *Manager) release(key, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names[key] == id {
+		delete(m.names, key)
+	}
+}
+
+func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }
+
+func newID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// podContainers lists the records of one pod.
+func (m *Manager) podContainers(podID string) []store.Container {
+	var out []store.Container
+	for _, c := range m.Containers.List() {
+		if c.PodID == podID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// StopPodContainers implements sandbox.ContainerReaper.
+func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
+	for _, c := range m.podContainers(podID) {
+		if err := m.Stop(ctx, c.ID, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemovePodContainers implements sandbox.ContainerReaper.
+func (m *Manager) RemovePodContainers(ctx context.Context, podID string) error {
+	for _, c := range m.podContainers(podID) {
+		if err := m.Remove(ctx, c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

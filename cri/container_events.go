@@ -1,0 +1,21 @@
+package cri
+
+import (
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// GetContainerEvents streams lifecycle events for kubelet's evented PLEG.
+func (s *Server) GetContainerEvents(r *runtime.GetEventsRequest, stream runtime.RuntimeService_GetContainerEventsServer) error {
+	events, cancel := s.containers.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case ev := <-events:
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}

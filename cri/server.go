@@ -1,0 +1,88 @@
+package cri
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/config"
+	"github.com/krill-runtime/krill/container"
+	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/sandbox"
+	"github.com/krill-runtime/krill/streaming"
+)
+
+// Server implements both CRI services. It holds no state of its own beyond
+// the pod CIDR kubelet hands over: every handler translates a CRI message
+// into a call on one of the packages below and the answer back.
+type Server struct {
+	runtime.UnimplementedRuntimeServiceServer
+	runtime.UnimplementedImageServiceServer
+
+	cfg        *config.Config
+	images     *image.Service
+	network    *network.Manager
+	pods       *sandbox.Manager
+	containers *container.Manager
+	streams    *streaming.Server
+	log        *slog.Logger
+
+	// ready gates every RPC until start-up recovery has finished.
+	ready   atomic.Bool
+	podCIDR atomic.Value // string
+}
+
+// Deps are the services a Server translates to.
+type Deps struct {
+	Config     *config.Config
+	Images     *image.Service
+	Network    *network.Manager
+	Pods       *sandbox.Manager
+	Containers *container.Manager
+	Streams    *streaming.Server
+	Log        *slog.Logger
+}
+
+// New returns a Server that answers Unavailable until SetReady is called.
+func New(d Deps) *Server {
+	s := &Server{
+		cfg:        d.Config,
+		images:     d.Images,
+		network:    d.Network,
+		pods:       d.Pods,
+		containers: d.Containers,
+		streams:    d.Streams,
+		log:        d.Log,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.podCIDR.Store("")
+	return s
+}
+
+// SetReady opens the init gate once recovery is done.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Register adds both CRI services to g, behind the one interceptor.
+func (s *Server) Register(g *grpc.Server) {
+	runtime.RegisterRuntimeServiceServer(g, s)
+	runtime.RegisterImageServiceServer(g, s)
+}
+
+// ServerOptions returns the interceptors every Krill gRPC server uses.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+	}
+}
+
+func (s *Server) configJSON() string {
+	b, _ := json.Marshal(s.cfg)
+	return string(b)
+}

@@ -1,0 +1,121 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/errdefs"
+)
+
+// rootfsKey is the snapshot key of a container's (or pod's) rootfs. The
+// prefix keeps them apart from the layer snapshots, named by chain ID.
+func rootfsKey(key string) string { return "rootfs/" + key }
+
+// PrepareRootfs creates the root filesystem snapshot of container key on
+// top of the image's layers and returns the overlay mounts for it:
+// writable, or a read-only view. The snapshot is a GC root, so it and
+// the layers under it outlive the image being removed. Calling it again
+// for an existing key returns the existing snapshot's mounts.
+func (s *Service) PrepareRootfs(ctx context.Context, key, imageID string, readonly bool) ([]mount.Mount, error) {
+	if key == "" {
+		return nil, fmt.Errorf("rootfs key is empty: %w", errdefs.ErrInvalidArgument)
+	}
+	ctx = s.ns(ctx)
+	img, err := s.Get(ctx, imageID)
+	if err != nil {
+		return nil, fmt.Errorf("rootfs %s: %w", key, err)
+	}
+	labels := snapshots.WithLabels(map[string]string{
+		labelGCRoot:  time.Now().UTC().Format(time.RFC3339),
+		labelImageID: img.ID,
+	})
+	var mounts []mount.Mount
+	if readonly {
+		mounts, err = s.snapshotter.View(ctx, rootfsKey(key), img.ChainID, labels)
+	} else {
+		mounts, err = s.snapshotter.Prepare(ctx, rootfsKey(key), img.ChainID, labels)
+	}
+	if errdefs.IsAlreadyExists(err) {
+		mounts, err = s.snapshotter.Mounts(ctx, rootfsKey(key))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("prepare rootfs %s from image %s: %w", key, img.ID, err)
+	}
+	return mounts, nil
+}
+
+// RemoveRootfs deletes container key's rootfs snapshot and frees its
+// writable layer, and any image layers only it still held. Idempotent.
+func (s *Service) RemoveRootfs(ctx context.Context, key string) error {
+	ctx = s.ns(ctx)
+	err := s.snapshotter.Remove(ctx, rootfsKey(key))
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove rootfs %s: %w", key, err)
+	}
+	// The metadata snapshotter only forgets the snapshot; the directories
+	// go when GC runs.
+	return s.gc(ctx)
+}
+
+// RootfsUsage reports the bytes and inodes of container key's writable layer.
+func (s *Service) RootfsUsage(ctx context.Context, key string) (bytes, inodes uint64, err error) {
+	ctx = s.ns(ctx)
+	u, err := s.snapshotter.Usage(ctx, rootfsKey(key))
+	if err != nil {
+		return 0, 0, fmt.Errorf("rootfs %s usage: %w", key, err)
+	}
+	return uint64(u.Size), uint64(u.Inodes), nil
+}
+
+// FsInfo reports the disk usage of the whole image store (blobs, layers,
+// writable layers, database): the mountpoint is the snapshots directory,
+// where kubelet's image GC thresholds apply.
+func (s *Service) FsInfo(ctx context.Context) (mountpoint string, usedBytes, inodesUsed uint64, err error) {
+	mountpoint = filepath.Join(s.cfg.Root, "snapshots")
+	type inode struct{ dev, ino uint64 }
+	seen := map[inode]bool{}
+	err = filepath.WalkDir(s.cfg.Root, func(path string, d fs.DirEntry, werr error) error {
+		if werr != nil {
+			if os.IsNotExist(werr) {
+				return nil // removed while walking
+			}
+			return werr
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		k := inode{uint64(st.Dev), st.Ino}
+		if seen[k] {
+			return nil // hard links count once
+		}
+		seen[k] = true
+		usedBytes += uint64(st.Blocks) * 512
+		inodesUsed++
+		return nil
+	})
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("image store usage: %w", err)
+	}
+	return mountpoint, usedBytes, inodesUsed, nil
+}

@@ -1,0 +1,31 @@
+// Package deps pins the chosen dependencies in go.mod before every package uses them.
+package deps
+
+import (
+	_ "github.com/containerd/cgroups/v3"
+	_ "github.com/containerd/cgroups/v3/cgroup1"
+	_ "github.com/containerd/cgroups/v3/cgroup2"
+	_ "github.com/containerd/containerd/v2/contrib/seccomp"
+	_ "github.com/containerd/containerd/v2/core/diff/apply"
+	_ "github.com/containerd/containerd/v2/core/images"
+	_ "github.com/containerd/containerd/v2/core/leases"
+	_ "github.com/containerd/containerd/v2/core/metadata"
+	_ "github.com/containerd/containerd/v2/core/mount"
+	_ "github.com/containerd/containerd/v2/core/remotes/docker"
+	_ "github.com/containerd/containerd/v2/core/remotes/docker/config"
+	_ "github.com/containerd/containerd/v2/plugins/content/local"
+	_ "github.com/containerd/containerd/v2/plugins/snapshots/overlay"
+	_ "github.com/containerd/errdefs"
+	_ "github.com/containerd/go-runc"
+	_ "github.com/containerd/platforms"
+	_ "github.com/containernetworking/cni/libcni"
+	_ "github.com/cyphar/filepath-securejoin"
+	_ "github.com/distribution/reference"
+	_ "github.com/opencontainers/image-spec/specs-go/v1"
+	_ "github.com/opencontainers/runtime-spec/specs-go"
+	_ "github.com/pelletier/go-toml/v2"
+	_ "go.etcd.io/bbolt"
+	_ "google.golang.org/grpc"
+	_ "k8s.io/cri-api/pkg/apis/runtime/v1"
+	_ "k8s.io/cri-streaming/pkg/streaming"
+)

@@ -1,0 +1,156 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// CreateNetNS creates a new network namespace for the pod and pins it by
+// bind-mounting it onto NetnsDir/<podID>, the way `ip netns add` does. The
+// file keeps the namespace alive without any process in it, so the CNI
+// plugins can configure it before the pause container starts and runc can
+// join it by path.
+func (m *Manager) CreateNetNS(podID string) (string, error) {
+	if err := validPodID(podID); err != nil {
+		return "", err
+	}
+	if err := m.prepareNetnsDir(); err != nil {
+		return "", err
+	}
+	path := filepath.Join(m.cfg.NetnsDir, podID)
+
+	// A file without a namespace mounted on it is left over from a crash
+	// between creating and mounting: reuse the name.
+	if _, err := os.Lstat(path); err == nil {
+		if isNetNS(path) {
+			return "", fmt.Errorf("netns for pod %s: %w", podID, errdefs.ErrAlreadyExists)
+		}
+		if err := os.Remove(path); err != nil {
+			return "", fmt.Errorf("netns for pod %s: remove stale %s: %w", podID, path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("netns for pod %s: %w", podID, errdefs.ErrAlreadyExists)
+		}
+		return "", fmt.Errorf("netns for pod %s: create mount point: %w", podID, err)
+	}
+	f.Close()
+
+	if err := newNetNSAt(path); err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("netns for pod %s: %w", podID, err)
+	}
+	return path, nil
+}
+
+// newNetNSAt unshares a network namespace on a dedicated OS thread and
+// bind-mounts it onto path. The thread is never handed back to the Go
+// scheduler: it lives in the new namespace, and a goroutine that exits while
+// still locked takes its thread down with it. That is simpler and safer than
+// switching the thread back.
+func newNetNSAt(path string) error {
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// No UnlockOSThread: see above.
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare network namespace: %w", err)
+			return
+		}
+		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind mount %s on %s: %w", src, path, err)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+// prepareNetnsDir creates NetnsDir and makes it a shared mount point, like
+// `ip netns` does with /run/netns: the per-pod bind mounts then propagate to
+// mount namespaces created later (and so do their unmounts), instead of
+// staying pinned in copies of the mount table.
+func (m *Manager) prepareNetnsDir() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.netnsDirSet {
+		return nil
+	}
+	dir := m.cfg.NetnsDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create netns dir %s: %w", dir, err)
+	}
+	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) {
+		// Not a mount point yet: make it one by binding it onto itself.
+		if err = unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("make netns dir %s a shared mount: %w", dir, err)
+	}
+	m.netnsDirSet = true
+	return nil
+}
+
+// RemoveNetNS unmounts and removes a pod's netns file. The namespace itself
+// goes away when nothing else (a process, another mount) holds it. Removing
+// a missing file is not an error. Only files directly in NetnsDir are
+// accepted, so a bad record cannot make Krill unmount anything else.
+func (m *Manager) RemoveNetNS(path string) error {
+	if path == "" {
+		return nil
+	}
+	clean := filepath.Clean(path)
+	if filepath.Dir(clean) != m.cfg.NetnsDir || validPodID(filepath.Base(clean)) != nil {
+		return fmt.Errorf("netns path %q is not in %s: %w", path, m.cfg.NetnsDir, errdefs.ErrInvalidArgument)
+	}
+	// MNT_DETACH: a plugin or a runc still holding the file must not make
+	// pod removal fail; the namespace is freed once they let go.
+	if err := unix.Unmount(clean, unix.MNT_DETACH); err != nil &&
+		!errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount netns %s: %w", clean, err)
+	}
+	if err := os.Remove(clean); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove netns %s: %w", clean, err)
+	}
+	return nil
+}
+
+// isNetNS reports whether path is a mounted network namespace.
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC
+}
+
+// validPodID accepts what libcni accepts as a container ID (letters, digits,
+// '_', '.', '-', not starting with a symbol): the ID becomes a file name
+// under NetnsDir and a key of the CNI cache, so it must be a plain path
+// element.
+func validPodID(id string) error {
+	ok := id != "" && len(id) <= 255
+	for i, c := range id {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		return fmt.Errorf("pod id %q: %w", id, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
+)
+
+// Frame kinds of the shim's attach.sock (cmd/krill-shim/doc.go is the
+// reference; the shim cannot share Go code with krilld).
+const (
+	frameHello  = 'a'
+	frameStdin  = 'i'
+	frameClose  = 'c'
+	frameResize = 'r'
+	frameStdout = 'o'
+	frameStderr = 'e'
+	frameExit   = 'x'
+
+	maxFrame = 1 << 20
+)
+
+func encodeFrame(kind byte, p []byte) []byte {
+	f := make([]byte, 5+len(p))
+	f[0] = kind
+	binary.BigEndian.PutUint32(f[1:5], uint32(len(p)))
+	copy(f[5:], p)
+	return f
+}
+
+func readFrame(r io.Reader) (byte, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > maxFrame {
+		return 0, nil, errors.New("attach: frame too large")
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return 0, nil, err
+	}
+	return hdr[0], p, nil
+}
+
+// Attach connects to the container's running process through its shim:
+// output as it is produced (stdout and stderr apart unless tty), stdin to
+// the container (if it was created with Stdin), terminal resizes. It returns
+// when the container exits, when ctx ends, or when stdin ends (with
+// StdinOnce, the shim then closes the container's stdin and Attach stays
+// until the exit so the last output is delivered). stdout and stderr are
+// closed on return. Attaching to an exited container returns at once.
+func (r *Runtime) Attach(ctx context.Context, id string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	defer closeWriters(stdout, stderr)
+	if err := checkID(id); err != nil {
+		return err
+	}
+	dir := r.shimDir(id)
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", filepath.Join(dir, sockAttach))
+	if err != nil {
+		if e, _ := readExit(dir); e != nil {
+			return nil
+		}
+		if _, serr := os.Stat(dir); serr != nil {
+			return fmt.Errorf("attach to container %s: %w", id, errdefs.ErrNotFound)
+		}
+		if _, alive := shimPid(dir); !alive {
+			return fmt.Errorf("attach to container %s: no shim (not created with one?): %w", id, errdefs.ErrFailedPrecondition)
+		}
+		return fmt.Errorf("attach to container %s: %v: %w", id, err, errdefs.ErrUnavailable)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	var wmu sync.Mutex
+	send := func(kind byte, p []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_, err := conn.Write(encodeFrame(kind, p))
+		return err
+	}
+	hello := []byte("0")
+	if stdin != nil {
+		hello = []byte("1")
+	}
+	if err := send(frameHello, hello); err != nil {
+		return fmt.Errorf("attach to container %s: %v: %w", id, err, errdefs.ErrUnavailable)
+	}
+
+	done := make(chan struct{})
+	defer close(done)
+	if stdin != nil {
+		go func() {
+			buf := make([]byte, 32*1024)
+			for {
+				n, err := stdin.Read(buf)
+				if n > 0 && send(frameStdin, buf[:n]) != nil {
+					return
+				}
+				if err != nil {
+					send(frameClose, nil)
+					return
+				}
+			}
+		}()
+	}
+	if resize != nil {
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case sz, ok := <-resize:
+					if !ok {
+						return
+					}
+					send(frameResize, []byte(strconv.Itoa(int(sz.Width))+" "+strconv.Itoa(int(sz.Height))))
+				}
+			}
+		}()
+	}
+
+	if stdout == nil {
+		stdout = nopWriteCloser{io.Discard}
+	}
+	if stderr == nil || tty {
+		stderr = stdout
+	}
+	br := bufio.NewReader(conn)
+	for {
+		kind, p, err := readFrame(br)
+		if err != nil {
+			return nil // the shim closed (detach, exit) or ctx ended
+		}
+		var werr error
+		switch kind {
+		case frameStdout:
+			_, werr = stdout.Write(p)
+		case frameStderr:
+			_, werr = stderr.Write(p)
+		case frameExit:
+			return nil
+		}
+		if werr != nil {
+			return nil // the client went away
+		}
+	}
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -1,0 +1,154 @@
+package oci
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+// Wait blocks until the container's init has exited and returns how. It only
+// uses what is on disk and the shim's socket, so it works just as well for
+// containers created by an earlier krilld process:
+//   - exit file present: that is the answer;
+//   - shim alive: ask it ("wait" on ctl.sock) and then read the exit file;
+//   - no shim (the pause container, or a shim that was killed): ask runc; a
+//     container still running is watched through a pidfd on its init.
+func (r *Runtime) Wait(ctx context.Context, id string) (*Exit, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	dir := r.shimDir(id)
+	for {
+		e, err := readExit(dir)
+		if err != nil {
+			return nil, fmt.Errorf("wait container %s: %w", id, err)
+		}
+		if e != nil {
+			// The exit is on disk for good: the shim need not linger.
+			if _, alive := shimPid(dir); alive {
+				actx, cancel := context.WithTimeout(ctx, time.Second)
+				ctlRequest(actx, dir, "ack")
+				cancel()
+			}
+			return e, nil
+		}
+		if _, alive := shimPid(dir); alive {
+			if _, err := ctlRequest(ctx, dir, "wait"); err != nil {
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("wait container %s: %w", id, ctx.Err())
+				}
+				// The shim is exiting or just went away: look again.
+				time.Sleep(20 * time.Millisecond)
+			}
+			continue
+		}
+		e, pid, err := r.lostExit(ctx, id)
+		if err != nil || e != nil {
+			return e, err
+		}
+		if !waitPidExit(ctx, pid, 0) && ctx.Err() != nil {
+			return nil, fmt.Errorf("wait container %s: %w", id, ctx.Err())
+		}
+	}
+}
+
+// Exited returns the container's exit, or nil while it runs (or if nothing
+// is known about it).
+func (r *Runtime) Exited(id string) *Exit {
+	if checkID(id) != nil {
+		return nil
+	}
+	dir := r.shimDir(id)
+	if e, _ := readExit(dir); e != nil {
+		return e
+	}
+	if _, alive := shimPid(dir); alive {
+		return nil
+	}
+	e, _, _ := r.lostExit(context.Background(), id)
+	return e
+}
+
+// lostExit handles a container without a live shim. The shim writes the
+// exit file before it exits, so the file is read again first; after that
+// only runc can tell whether the container still runs (pid returned). A
+// stopped container whose status nobody recorded gets Code 255, persisted so
+// every later answer is the same.
+func (r *Runtime) lostExit(ctx context.Context, id string) (*Exit, int, error) {
+	dir := r.shimDir(id)
+	if e, err := readExit(dir); e != nil || err != nil {
+		return e, 0, err
+	}
+	st, err := r.runc.State(ctx, id)
+	if err != nil {
+		err = runcError("state", id, err)
+		if !errdefs.IsNotFound(err) {
+			return nil, 0, err
+		}
+		if _, serr := os.Stat(dir); serr != nil {
+			return nil, 0, err // never heard of it
+		}
+	} else if st.Status != "stopped" {
+		return nil, st.Pid, nil
+	}
+	e := &Exit{Code: 255, FinishedAt: time.Now()}
+	if werr := writeExit(dir, e); werr != nil {
+		return nil, 0, fmt.Errorf("container %s: record exit: %w", id, werr)
+	}
+	return e, 0, nil
+}
+
+// ReopenLog makes the shim close and reopen the container's CRI log file
+// (the kubelet renamed it for rotation).
+func (r *Runtime) ReopenLog(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	dir := r.shimDir(id)
+	if _, alive := shimPid(dir); !alive {
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("reopen log of container %s: %w", id, errdefs.ErrNotFound)
+		}
+		return fmt.Errorf("reopen log of container %s: not running: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	if _, err := ctlRequest(ctx, dir, "reopen"); err != nil {
+		return fmt.Errorf("reopen log of container %s: %w", id, err)
+	}
+	return nil
+}
+
+// ctlRequest sends one request line to the shim's ctl.sock and returns the
+// reply after "ok". ctx bounds the whole exchange (a "wait" can take long).
+func ctlRequest(ctx context.Context, dir, req string) (string, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", filepath.Join(dir, sockCtl))
+	if err != nil {
+		return "", fmt.Errorf("shim: %v: %w", err, errdefs.ErrUnavailable)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := conn.Write([]byte(req + "\n")); err != nil {
+		return "", fmt.Errorf("shim: %v: %w", err, errdefs.ErrUnavailable)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("shim: %v: %w", err, errdefs.ErrUnavailable)
+	}
+	line = strings.TrimSpace(line)
+	if rest, ok := strings.CutPrefix(line, "ok"); ok {
+		return strings.TrimSpace(rest), nil
+	}
+	msg, _ := strings.CutPrefix(line, "error ")
+	return "", fmt.Errorf("shim: %s: %w", msg, errdefs.ErrUnknown)
+}

@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/oci"
+	"github.com/krill-runtime/krill/store"
+)
+
+// ContainerReaper is what a pod needs from the container package: stop or
+// remove every container of a pod before the pod itself goes.
+type ContainerReaper interface {
+	StopPodContainers(ctx context.Context, podID string) error
+	RemovePodContainers(ctx context.Context, podID string) error
+}
+
+// Config wires a Manager.
+type Config struct {
+	StateDir          string // state/pods
+	NetnsDir          string // state/netns, where package network keeps netns files
+	Pods              *store.Store[store.Pod]
+	Images            *image.Service
+	Network           *network.Manager
+	Runtime           *oci.Runtime
+	Cgroups           *cgroups.Manager
+	DaemonOOMScoreAdj int
+	Log               *slog.Logger
+}
+
+// Manager runs pod sandboxes.
+type Manager struct {
+	Config
+	reaper ContainerReaper
+
+	// names reserves "name_namespace_uid_attempt" while a pod is made so
+	// two concurrent RunPodSandbox calls cannot both create it.
+	mu    sync.Mutex
+	names map[string]string
+	locks sync.Map // pod ID -> *sync.Mutex: one lifecycle call per pod at a time
+}
+
+// New returns a Manager; call SetReaper before serving.
+func New(cfg Config) (*Manager, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	m := &Manager{Config: cfg, names: map[string]string{}}
+	for _, p := range cfg.Pods.List() {
+		m.names[nameKey(p.Config.GetMetadata())] = p.ID
+	}
+	return m, nil
+}
+
+// SetReaper connects the container manager (it depends on this package, so
+// it cannot be passed to New).
+func (m *Manager) SetReaper(r ContainerReaper) { m.reaper = r }
+
+// Get returns the record of a pod by ID or unique ID prefix.
+func (m *Manager) Get(id string) (store.Pod, error) { return m.Pods.Get(id) }
+
+// List returns every pod record.
+func (m *Manager) List() []store.Pod { return m.Pods.List() }
+
+func (m *Manager) lock(id string) func() {
+	v, _ := m.locks.LoadOrStore(id, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+func nameKey(md *runtime.PodSandboxMetadata) string {
+	return fmt.Sprintf("%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt())
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+// podDir is where a pod's files (hostname, hosts, resolv.conf, shm) live.
+func (m *Manager) podDir(id string) string { return filepath.Join(m.StateDir, id) }
+
+// pauseBundle is the OCI bundle of the pod's pause container.
+func (m *Manager) pauseBundle(id string) string { return filepath.Join(m.StateDir, id, "bundle") }
+
+// HostFiles returns the pod files containers bind-mount.
+func (m *Manager) HostFiles(p store.Pod) (hostname, hosts, resolv, shm string) {
+	d := m.podDir(p.ID)
+	shm = filepath.Join(d, "shm")
+	if p.Config.GetLinux().GetSecurityContext().GetNamespaceOptions().GetIpc() == runtime.NamespaceMode_NODE {
+		shm = "/dev/shm"
+	}
+	return filepath.Join(d, "hostname"), filepath.Join(d, "hosts"), filepath.Join(d, "resolv.conf"), shm
+}
+
+// NamespacePath returns /proc/<pause>/ns/<kind> for containers to join.
+func NamespacePath(p store.Pod, kind string) string {
+	return fmt.Sprintf("/proc/%d/ns/%s", p.PausePid, kind)
+}
+
+// pauseAlive tells whether the pause process of p still runs. Pause is
+// started detached (runc run -d), so its parent is the host's init and it
+// may linger as a zombie for a moment after being killed.
+func pauseAlive(p store.Pod) bool {
+	if p.PausePid <= 0 {
+		return false
+	}
+	return syscall.Kill(p.PausePid, 0) == nil && !isZombie(p.PausePid)
+}
+
+var errNotReady = errdefs.ErrFailedPrecondition
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

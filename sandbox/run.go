@@ -1,0 +1,222 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/errdefs"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
+	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/store"
+)
+
+// Run creates and starts a pod sandbox and returns its ID. The steps are
+// in the order the namespaces depend on each other; undo runs the steps
+// already taken backwards when a later one fails.
+func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handler string) (id string, err error) {
+	if err := validate(cfg); err != nil {
+		return "", err
+	}
+	start := time.Now()
+	id = newID()
+	key := nameKey(cfg.Metadata)
+	if err := m.reserve(key, id); err != nil {
+		return "", err
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			m.release(key, id)
+		}
+	}()
+
+	pod := store.Pod{
+		ID:           id,
+		Config:       cfg,
+		State:        runtime.PodSandboxState_SANDBOX_READY,
+		CreatedAt:    time.Now().UnixNano(),
+		Handler:      handler,
+		CgroupParent: cfg.GetLinux().GetCgroupParent(),
+	}
+	nsOpts := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	hostNet := nsOpts.GetNetwork() == runtime.NamespaceMode_NODE
+	if err := spec.ValidateSysctls(cfg.GetLinux().GetSysctls(), hostNet, nsOpts.GetIpc() == runtime.NamespaceMode_NODE); err != nil {
+		return "", err
+	}
+
+	// 1. The pause image first: if it is missing nothing else is worth doing.
+	pause, err := m.Images.EnsurePauseImage(ctx)
+	if err != nil {
+		return "", fmt.Errorf("pause image: %w", err)
+	}
+	pod.PauseImageID = pause.ID
+
+	// 2. Network namespace and CNI.
+	if !hostNet {
+		netns, err := m.Network.CreateNetNS(id)
+		if err != nil {
+			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
+		}
+		undo = append(undo, func() { m.Network.RemoveNetNS(netns) })
+		pod.NetNS = netns
+		pn := podNetwork(pod)
+		res, err := m.Network.Setup(ctx, pn)
+		if err != nil {
+			return "", fmt.Errorf("set up network for pod %s: %w", id, err)
+		}
+		undo = append(undo, func() { m.Network.Teardown(context.Background(), pn) })
+		pod.IP, pod.AdditionalIPs, pod.NetworkReady = res.IP, res.AdditionalIPs, true
+	}
+
+	// 3. The pod's files.
+	if err := m.writePodFiles(pod); err != nil {
+		return "", fmt.Errorf("pod files: %w", err)
+	}
+	undo = append(undo, func() { m.removePodFiles(id) })
+
+	// 4. The pause container.
+	pid, err := m.startPause(ctx, pod, pause)
+	if err != nil {
+		return "", err
+	}
+	undo = append(undo, func() { m.removePause(context.Background(), pod) })
+	pod.PausePid = pid
+
+	// 5. The record: from now on the pod exists.
+	if err := m.Pods.Put(pod); err != nil {
+		return "", fmt.Errorf("record pod %s: %w", id, err)
+	}
+	m.Log.Info("pod running", "pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start))
+	return id, nil
+}
+
+func validate(cfg *runtime.PodSandboxConfig) error {
+	md := cfg.GetMetadata()
+	if md == nil {
+		return fmt.Errorf("pod sandbox config has no metadata: %w", errdefs.ErrInvalidArgument)
+	}
+	if md.Name == "" || md.Namespace == "" || md.Uid == "" {
+		return fmt.Errorf("pod metadata needs name, namespace and uid (got %q, %q, %q): %w",
+			md.Name, md.Namespace, md.Uid, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (m *Manager) reserve(key, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if other, ok := m.names[key]; ok {
+		return fmt.Errorf("pod name %q is already used by pod %s: %w", key, other, errdefs.ErrAlreadyExists)
+	}
+	m.names[key] = id
+	return nil
+}
+
+func (m *Manager) release(key, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names[key] == id {
+		delete(m.names, key)
+	}
+}
+
+func podNetwork(p store.Pod) network.PodNetwork {
+	md := p.Config.GetMetadata()
+	return network.PodNetwork{
+		ID:           p.ID,
+		Name:         md.GetName(),
+		Namespace:    md.GetNamespace(),
+		UID:          md.GetUid(),
+		NetNS:        p.NetNS,
+		PortMappings: p.Config.GetPortMappings(),
+		CgroupParent: p.CgroupParent,
+	}
+}
+
+// startPause mounts the pause image and runs it with runc,
+// detached and without a shim.
+func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Image) (int, error) {
+	bundle := m.pauseBundle(pod.ID)
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+		return 0, err
+	}
+	// Writable, although the spec makes the root read-only: runc must
+	// create the mount points (/proc, /dev, ...) the pause image lacks
+	// before it remounts the root read-only.
+	mounts, err := m.Images.PrepareRootfs(ctx, pod.ID, pod.PauseImageID, false)
+	if err != nil {
+		return 0, fmt.Errorf("pause rootfs: %w", err)
+	}
+	if err := mount.All(mounts, rootfs); err != nil {
+		m.Images.RemoveRootfs(ctx, pod.ID)
+		return 0, fmt.Errorf("mount pause rootfs: %w", err)
+	}
+	var imageName string
+	if len(pause.RepoTags) > 0 {
+		imageName = pause.RepoTags[0]
+	}
+	s, err := spec.GenerateSandbox(spec.SandboxInput{
+		ID:                      pod.ID,
+		Config:                  pod.Config,
+		Image:                   pause.Config,
+		ImageName:               imageName,
+		Rootfs:                  rootfs,
+		NetNSPath:               pod.NetNS,
+		CgroupsPath:             cgroups.ContainerPath(pod.CgroupParent, pod.ID),
+		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
+		EnableUnprivilegedPorts: true,
+		EnableUnprivilegedICMP:  true,
+	})
+	if err == nil {
+		var data []byte
+		data, err = json.Marshal(s)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600)
+		}
+	}
+	if err != nil {
+		m.unmountPause(ctx, pod.ID)
+		return 0, fmt.Errorf("pause spec: %w", err)
+	}
+	pid, err := m.Runtime.RunDetached(ctx, pod.ID, bundle)
+	if err != nil {
+		m.unmountPause(ctx, pod.ID)
+		return 0, fmt.Errorf("start pause container: %w", err)
+	}
+	return pid, nil
+}
+
+func (m *Manager) unmountPause(ctx context.Context, id string) {
+	rootfs := filepath.Join(m.pauseBundle(id), "rootfs")
+	if err := mount.UnmountAll(rootfs, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		m.Log.Warn("unmount pause rootfs", "pod", id, "err", err)
+	}
+	if err := m.Images.RemoveRootfs(ctx, id); err != nil {
+		m.Log.Warn("remove pause rootfs", "pod", id, "err", err)
+	}
+}
+
+// removePause kills and deletes the pause container, its rootfs and its cgroup.
+func (m *Manager) removePause(ctx context.Context, pod store.Pod) {
+	if err := m.Runtime.Delete(ctx, pod.ID); err != nil {
+		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
+	}
+	m.unmountPause(ctx, pod.ID)
+	if err := m.Cgroups.Remove(cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
+		m.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
+	}
+}

@@ -1,0 +1,95 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/store"
+)
+
+// Status returns the CRI status of a pod, with verbose info when asked.
+func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime.PodSandboxStatus, map[string]string, error) {
+	p, err := m.Pods.Get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p = m.refresh(p)
+	nsOpts := p.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	st := &runtime.PodSandboxStatus{
+		Id:        p.ID,
+		Metadata:  p.Config.GetMetadata(),
+		State:     p.State,
+		CreatedAt: p.CreatedAt,
+		Network:   &runtime.PodSandboxNetworkStatus{Ip: p.IP},
+		Linux: &runtime.LinuxPodSandboxStatus{
+			Namespaces: &runtime.Namespace{Options: &runtime.NamespaceOption{
+				Network:  nsOpts.GetNetwork(),
+				Pid:      nsOpts.GetPid(),
+				Ipc:      nsOpts.GetIpc(),
+				TargetId: nsOpts.GetTargetId(),
+			}},
+		},
+		Labels:         p.Config.GetLabels(),
+		Annotations:    p.Config.GetAnnotations(),
+		RuntimeHandler: p.Handler,
+	}
+	for _, ip := range p.AdditionalIPs {
+		st.Network.AdditionalIps = append(st.Network.AdditionalIps, &runtime.PodIP{Ip: ip})
+	}
+	if !verbose {
+		return st, nil, nil
+	}
+	info, _ := json.Marshal(map[string]any{
+		"pid":          p.PausePid,
+		"netns":        p.NetNS,
+		"pauseImageId": p.PauseImageID,
+		"cgroupParent": p.CgroupParent,
+		"config":       p.Config,
+	})
+	return st, map[string]string{"info": string(info)}, nil
+}
+
+// refresh marks a pod NOTREADY when its pause process died behind our
+// back (killed by hand, OOM): its namespaces are gone with it.
+func (m *Manager) refresh(p store.Pod) store.Pod {
+	if p.State == runtime.PodSandboxState_SANDBOX_READY && !pauseAlive(p) {
+		if np, err := m.Pods.Update(p.ID, func(r *store.Pod) error {
+			r.State = runtime.PodSandboxState_SANDBOX_NOTREADY
+			return nil
+		}); err == nil {
+			return np
+		}
+	}
+	return p
+}
+
+// ListFiltered returns the pods matching f.
+func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter) []*runtime.PodSandbox {
+	var out []*runtime.PodSandbox
+	for _, p := range m.Pods.List() {
+		p = m.refresh(p)
+		if f != nil {
+			if !store.MatchID(p.ID, f.Id) {
+				continue
+			}
+			if f.State != nil && f.State.State != p.State {
+				continue
+			}
+			if !store.MatchLabels(p.Config.GetLabels(), f.LabelSelector) {
+				continue
+			}
+		}
+		out = append(out, &runtime.PodSandbox{
+			Id:             p.ID,
+			Metadata:       p.Config.GetMetadata(),
+			State:          p.State,
+			CreatedAt:      p.CreatedAt,
+			Labels:         p.Config.GetLabels(),
+			Annotations:    p.Config.GetAnnotations(),
+			RuntimeHandler: p.Handler,
+		})
+	}
+	return out
+}

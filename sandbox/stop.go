@@ -1,0 +1,98 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/store"
+)
+
+// Stop stops every container of the pod, kills pause and tears the
+// network down. The record and the pod's files stay for PodSandboxStatus.
+// Stopping an unknown or stopped pod succeeds: kubelet retries stops.
+func (m *Manager) Stop(ctx context.Context, id string) error {
+	pod, err := m.Pods.Get(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer m.lock(pod.ID)()
+	if m.reaper != nil {
+		if err := m.reaper.StopPodContainers(ctx, pod.ID); err != nil {
+			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
+		}
+	}
+	if err := m.stopPause(ctx, pod); err != nil {
+		return err
+	}
+	if pod.NetworkReady {
+		if err := m.Network.Teardown(ctx, podNetwork(pod)); err != nil {
+			return fmt.Errorf("tear down network of pod %s: %w", pod.ID, err)
+		}
+	}
+	if pod.NetNS != "" {
+		if err := m.Network.RemoveNetNS(pod.NetNS); err != nil {
+			return fmt.Errorf("remove netns of pod %s: %w", pod.ID, err)
+		}
+	}
+	_, err = m.Pods.Update(pod.ID, func(p *store.Pod) error {
+		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
+		p.NetworkReady = false
+		return nil
+	})
+	return err
+}
+
+// stopPause kills the pause process and waits briefly for it to go; pause
+// ignores nothing, so SIGKILL is the whole stop.
+func (m *Manager) stopPause(ctx context.Context, pod store.Pod) error {
+	if !pauseAlive(pod) {
+		return nil
+	}
+	if err := m.Runtime.Kill(ctx, pod.ID, syscall.SIGKILL, false); err != nil && !errdefs.IsNotFound(err) {
+		m.Log.Warn("kill pause", "pod", pod.ID, "err", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for pauseAlive(pod) && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
+
+// Remove stops the pod if needed, removes its containers and everything it
+// owns on the host, and forgets it. Unknown IDs succeed.
+func (m *Manager) Remove(ctx context.Context, id string) error {
+	pod, err := m.Pods.Get(id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.Stop(ctx, pod.ID); err != nil {
+		return err
+	}
+	defer m.lock(pod.ID)()
+	if m.reaper != nil {
+		if err := m.reaper.RemovePodContainers(ctx, pod.ID); err != nil {
+			return fmt.Errorf("remove containers of pod %s: %w", pod.ID, err)
+		}
+	}
+	m.removePause(ctx, pod)
+	if err := m.removePodFiles(pod.ID); err != nil {
+		return fmt.Errorf("remove files of pod %s: %w", pod.ID, err)
+	}
+	if err := m.Pods.Delete(pod.ID); err != nil {
+		return err
+	}
+	m.release(nameKey(pod.Config.GetMetadata()), pod.ID)
+	m.locks.Delete(pod.ID)
+	return nil
+}

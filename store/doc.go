@@ -1,0 +1,15 @@
+// Package store keeps Krill's pod and container records: in memory for
+// fast lookups and, write-through, as one versioned JSON file per object
+// on disk so that a restarted krilld can rebuild its view.
+//
+// On disk (under the daemon's root):
+//
+//	pods/<id>/pod.json              a Pod record
+//	containers/<id>/container.json  a Container record
+//
+// Files are replaced atomically (write to a temp file, fsync, rename), so
+// a crash leaves either the old or the new record, never half of one.
+// Every record carries Version; a reader refuses versions it does not know.
+//
+// The store never acts on the host: it only remembers.
+package store

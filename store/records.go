@@ -1,0 +1,56 @@
+package store
+
+import (
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Pod is the record of one pod sandbox.
+type Pod struct {
+	ID        string                    `json:"id"`
+	Config    *runtime.PodSandboxConfig `json:"config"`
+	State     runtime.PodSandboxState   `json:"state"`
+	CreatedAt int64                     `json:"created_at"` // unix nanoseconds
+	Handler   string                    `json:"runtime_handler,omitempty"`
+	// NetNS is the bind-mounted network namespace ("" with host network).
+	NetNS string `json:"netns,omitempty"`
+	IP    string `json:"ip,omitempty"`
+	// AdditionalIPs are further pod IPs (dual stack).
+	AdditionalIPs []string `json:"additional_ips,omitempty"`
+	// PausePid is the pause process; its /proc/<pid>/ns/* are what
+	// containers join for IPC, UTS and (shared) PID.
+	PausePid     int    `json:"pause_pid"`
+	PauseImageID string `json:"pause_image_id"`
+	CgroupParent string `json:"cgroup_parent"`
+	// NetworkReady is false after CNI teardown, so a second stop skips it.
+	NetworkReady bool `json:"network_ready"`
+}
+
+// Key implements Record.
+func (p Pod) Key() string { return p.ID }
+
+// Container is the record of one app container.
+type Container struct {
+	ID         string                   `json:"id"`
+	PodID      string                   `json:"pod_id"`
+	Config     *runtime.ContainerConfig `json:"config"`
+	State      runtime.ContainerState   `json:"state"`
+	ImageID    string                   `json:"image_id"`  // sha256:<config digest>
+	ImageRef   string                   `json:"image_ref"` // repo digest, or the ID
+	ImageName  string                   `json:"image_name"`
+	CreatedAt  int64                    `json:"created_at"`
+	StartedAt  int64                    `json:"started_at,omitempty"`
+	FinishedAt int64                    `json:"finished_at,omitempty"`
+	Pid        int                      `json:"pid,omitempty"`
+	ExitCode   int32                    `json:"exit_code"`
+	// Reason is Completed, Error or OOMKilled once exited.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	LogPath string `json:"log_path,omitempty"`
+	// Resources are the limits in force (after UpdateContainerResources).
+	Resources   *runtime.LinuxContainerResources `json:"resources,omitempty"`
+	CgroupsPath string                           `json:"cgroups_path"`
+	Bundle      string                           `json:"bundle"`
+}
+
+// Key implements Record.
+func (c Container) Key() string { return c.ID }

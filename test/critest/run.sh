@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Usage: run.sh [--benchmark] [extra critest/ginkgo args...]
+#
+# Runs critest v1.37.0 against a freshly started krilld, offline:
+#   1. builds critest and the test images (both cached, see build.sh and
+#      ../images/build.sh) and serves the images from a local registry;
+#   2. writes registry mirror files (every upstream registry -> the local
+#      one), a CNI conf dir with one bridge network krillct0 (10.89.0.0/24,
+#      no masquerading, portmap, loopback) and a krilld config, all under one
+#      temporary directory, so each run starts with an empty image store;
+#   3. starts $KRILLD (default: <repo>/bin/krilld) and runs critest on its
+#      socket, with a JUnit report;
+#   4. prints "FAIL: <spec>" per failed spec and, last, exactly
+#      "critest: N passed, M failed, K skipped". Exits non-zero when M > 0.
+#      Specs whose name matches the regex in $CRITEST_ALLOW_FAIL are printed
+#      as "KNOWN-FAIL: <spec>" and do not count.
+# With --benchmark, critest runs its benchmarks instead and the per-operation
+# latencies are printed from its benchmark data.
+#
+# On exit everything is undone: pods removed through crictl, krilld and the
+# registry stopped by PID, mounts under the temp dir unmounted, leftover runc
+# containers of this run deleted, the krillct0 bridge and portmap's iptables
+# rules for 10.89.0.0/24 removed. Logs of the last run stay in test/critest/out/.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$here/../.." && pwd)"
+images="$repo_root/test/images"
+
+benchmark=""
+args=()
+for a in "$@"; do
+	case "$a" in
+	--benchmark) benchmark=1 ;;
+	*) args+=("$a") ;;
+	esac
+done
+
+KRILLD="${KRILLD:-$repo_root/bin/krilld}"
+BRIDGE=krillct0
+SUBNET_PREFIX=10.89.0.
+bin="$here/bin"
+out="$here/out"
+
+log() { echo "run.sh: $*" >&2; }
+
+# ---------------------------------------------------------------- prerequisites
+
+bash "$here/build.sh"
+bash "$images/build.sh" >&2
+mkdir -p "$bin"
+(cd "$repo_root" && go build -o "$bin/summary" ./test/critest/summary)
+crictl="$bin/crictl"
+if [[ ! -x "$crictl" ]]; then
+	GOBIN="$bin" GOFLAGS=-buildvcs=false go install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
+fi
+if [[ ! -x /usr/lib/cni/bridge && ! -x /opt/cni/bin/bridge ]]; then
+	apt-get install -y --no-install-recommends containernetworking-plugins >&2
+fi
+if [[ ! -x "$KRILLD" ]]; then
+	log "no krilld at $KRILLD (build it: go build -o bin/krilld ./cmd/krilld, or set KRILLD)"
+	exit 1
+fi
+
+# ---------------------------------------------------------------- cleanup
+
+mkdir -p "$out"
+rm -f "$out"/*.log "$out/junit.xml"
+tmp="$(mktemp -d /tmp/krill-critest.XXXXXX)"
+sock="$tmp/krill.sock"
+krilld_pid=""
+registry_pid=""
+
+cleanup() {
+	local rc=$?
+	set +e
+	# Cleanup notes go to a file: the summary must stay the last line printed.
+	exec 2>>"$out/cleanup.log"
+	if [[ -n "$krilld_pid" ]] && kill -0 "$krilld_pid" 2>/dev/null; then
+		"$crictl" --runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock" --timeout 60s rmp -fa >/dev/null 2>&1
+		stop_pid "$krilld_pid" krilld
+	fi
+	[[ -z "$registry_pid" ]] || stop_pid "$registry_pid" registry
+	# Containers krilld could not remove (it crashed, or rmp failed): every
+	# runc state dir under the temp dir is one of ours.
+	local st root id
+	while read -r st; do
+		root="$(dirname "$(dirname "$st")")"
+		id="$(basename "$(dirname "$st")")"
+		log "cleanup: deleting leftover runc container $id"
+		runc --root "$root" delete --force "$id" >/dev/null 2>&1
+	done < <(find "$tmp" -name state.json -path '*/runc*' 2>/dev/null)
+	unmount_under "$tmp"
+	ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
+	clean_portmap_rules
+	[[ -f "$tmp/krilld.log" ]] && cp -f "$tmp/krilld.log" "$out/krilld.log"
+	[[ -f "$tmp/registry/registry.log" ]] && cp -f "$tmp/registry/registry.log" "$out/registry.log"
+	rm -rf --one-file-system "$tmp"
+	exit "$rc"
+}
+
+# stop_pid PID NAME: SIGTERM, then SIGKILL after 15 s. Only processes this
+# script started are ever signalled.
+stop_pid() {
+	local pid="$1" name="$2" i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 150); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	log "cleanup: $name ($pid) ignored SIGTERM, killing"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# unmount_under DIR: unmounts every mount point below DIR, deepest first.
+unmount_under() {
+	local dir="$1" m
+	while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cleanup: cannot unmount $m"
+	done < <(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | awk '{ print length, $0 }' | sort -rn | cut -d' ' -f2-)
+}
+
+# clean_portmap_rules: removes what the portmap plugin left for the test
+# subnet: per-container CNI-DN-* chains DNATing to 10.89.0.x (and the jumps
+# to them), and any rule in the CNI-HOSTPORT-* chains naming the subnet.
+clean_portmap_rules() {
+	command -v iptables >/dev/null || return 0
+	local c rule
+	for c in $(iptables -t nat -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-DN-/ { print $2 }'); do
+		iptables -t nat -S "$c" 2>/dev/null | grep -qF -- "$SUBNET_PREFIX" || continue
+		while read -r rule; do
+			eval "iptables -t nat -D ${rule#-A }" 2>/dev/null
+		done < <(iptables -t nat -S | grep -E -- "^-A .* -j $c( |$)")
+		iptables -t nat -F "$c" 2>/dev/null
+		iptables -t nat -X "$c" 2>/dev/null
+	done
+	while read -r rule; do
+		eval "iptables -t nat -D ${rule#-A }" 2>/dev/null
+	done < <(iptables -t nat -S 2>/dev/null | grep -E '^-A CNI-HOSTPORT-' | grep -F -- "$SUBNET_PREFIX")
+}
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- registry, mirrors, CNI, config
+
+mkdir -p "$tmp/registry"
+bash "$images/serve.sh" --no-build --state "$tmp/registry" >/dev/null
+registry_pid="$(cat "$tmp/registry/registry.pid")"
+port="$(cat "$tmp/registry/registry.port")"
+log "registry on 127.0.0.1:$port (pid $registry_pid)"
+
+bash "$images/mirrors.sh" "$tmp/certs.d" "$port"
+
+mkdir -p "$tmp/net.d"
+cat >"$tmp/net.d/10-krillct0.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "krill-critest",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{ "subnet": "${SUBNET_PREFIX}0/24" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }],
+        "dataDir": "$tmp/cni-ipam"
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } },
+    { "type": "loopback" }
+  ]
+}
+EOF
+
+cat >"$tmp/krilld.toml" <<EOF
+root = "$tmp/root"
+state = "$tmp/state"
+listen = "unix://$sock"
+log_level = "info"
+pause_image = "registry.k8s.io/pause:3.10"
+
+[registry]
+config_path = "$tmp/certs.d"
+
+[cni]
+conf_dir = "$tmp/net.d"
+bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
+EOF
+cp -f "$tmp/krilld.toml" "$tmp/net.d/10-krillct0.conflist" "$out/"
+
+# ---------------------------------------------------------------- krilld
+
+"$KRILLD" --config "$tmp/krilld.toml" </dev/null >"$tmp/krilld.log" 2>&1 &
+krilld_pid=$!
+log "krilld started (pid $krilld_pid), log: $tmp/krilld.log"
+for i in $(seq 600); do
+	[[ -S "$sock" ]] && break
+	if ! kill -0 "$krilld_pid" 2>/dev/null; then
+		log "krilld exited before serving:"
+		tail -n 30 "$tmp/krilld.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+[[ -S "$sock" ]] || { log "no socket at $sock after 60 s"; exit 1; }
+
+# ---------------------------------------------------------------- critest
+
+critest_args=(--runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock"
+	"--ginkgo.junit-report=$out/junit.xml")
+if [[ -n "$benchmark" ]]; then
+	rm -rf "$out/bench"
+	mkdir -p "$out/bench"
+	critest_args+=(--benchmark "--benchmarking-output-dir=$out/bench")
+fi
+log "critest ${critest_args[*]} ${args[*]:-}"
+set +e
+"$bin/critest" "${critest_args[@]}" "${args[@]}" 2>&1 | tee "$out/critest.log"
+critest_rc=${PIPESTATUS[0]}
+set -e
+cp -f "$tmp/krilld.log" "$out/krilld.log" 2>/dev/null || true
+
+if [[ -n "$benchmark" ]]; then
+	"$bin/summary" bench "$out/bench" || true
+fi
+if [[ ! -s "$out/junit.xml" ]]; then
+	log "critest wrote no JUnit report (exit $critest_rc)"
+	exit 1
+fi
+"$bin/summary" junit "$out/junit.xml" "${CRITEST_ALLOW_FAIL:-}"
