@@ -255,9 +255,14 @@ func TestHostV1Stats(t *testing.T) {
 	if s.CPUUsageNanos < uint64(250*time.Millisecond) {
 		t.Errorf("cpu usage %v, the child burned 250ms", time.Duration(s.CPUUsageNanos))
 	}
-	// Half a CPU of quota against a busy loop: CFS must have throttled it.
-	if s.CPUUserNanos+s.CPUSystemNanos == 0 || s.CPUPeriods == 0 || s.CPUThrottledPeriods == 0 || s.CPUThrottledNanos == 0 {
-		t.Errorf("user %d system %d periods %d throttled %d (%dns)", s.CPUUserNanos, s.CPUSystemNanos, s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos)
+	// nr_periods counts quota periods with runnable tasks: the quota is live.
+	// Whether it throttled depends on how busy the machine is.
+	if s.CPUUserNanos+s.CPUSystemNanos == 0 || s.CPUPeriods == 0 {
+		t.Errorf("user %d system %d periods %d", s.CPUUserNanos, s.CPUSystemNanos, s.CPUPeriods)
+	}
+	if kv, err := readKV(cg.file("cpu.stat")); err != nil || kv["nr_periods"] != s.CPUPeriods ||
+		kv["nr_throttled"] != s.CPUThrottledPeriods || kv["throttled_time"] != s.CPUThrottledNanos {
+		t.Errorf("cpu.stat %v (%v) vs periods %d throttled %d (%dns)", kv, err, s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos)
 	}
 	if s.PageFaults < faultsBefore || s.PageFaults > faultsAfter || s.PageFaults == 0 {
 		t.Errorf("page faults %d outside [%d, %d]", s.PageFaults, faultsBefore, faultsAfter)
@@ -327,7 +332,9 @@ func TestHostV1OOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.OOMKills == 0 || s.MemoryMaxUsage > 48<<20 {
+	// The hog reached the limit; the peak may overshoot by a page or so
+	// (seen: 48 MiB + 4 KiB), never by much.
+	if s.OOMKills == 0 || s.MemoryMaxUsage < 47<<20 || s.MemoryMaxUsage > 49<<20 {
 		t.Errorf("after OOM: kills %d max usage %d", s.OOMKills, s.MemoryMaxUsage)
 	}
 

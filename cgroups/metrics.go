@@ -108,6 +108,14 @@ var metricDefs = []metricDef{
 	{"container_spec_memory_swap_limit_bytes", "Memory swap limit for the container.", runtime.MetricType_GAUGE, metricLabelKeys},
 }
 
+var metricTypes = func() map[string]runtime.MetricType {
+	types := make(map[string]runtime.MetricType, len(metricDefs))
+	for _, d := range metricDefs {
+		types[d.name] = d.typ
+	}
+	return types
+}()
+
 // MetricDescriptors lists every metric Metrics can return, for
 // ListMetricDescriptors.
 func MetricDescriptors() []*runtime.MetricDescriptor {
@@ -127,16 +135,12 @@ func Metrics(s *Stats, l MetricLabels, res *specs.LinuxResources) []*runtime.Met
 	}
 	labels := []string{l.Pod, l.Namespace, l.Container, l.ID, l.Image}
 	ts := s.Timestamp.UnixNano()
-	types := make(map[string]runtime.MetricType, len(metricDefs))
-	for _, d := range metricDefs {
-		types[d.name] = d.typ
-	}
 	var out []*runtime.Metric
 	add := func(name string, v uint64, extra ...string) {
 		out = append(out, &runtime.Metric{
 			Name:        name,
 			Timestamp:   ts,
-			MetricType:  types[name],
+			MetricType:  metricTypes[name],
 			LabelValues: append(append([]string(nil), labels...), extra...),
 			Value:       &runtime.UInt64Value{Value: v},
 		})

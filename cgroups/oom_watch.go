@@ -17,7 +17,9 @@ import (
 // record "OOMKilled" as soon as it happens rather than only when it next
 // looks. The channel receives a value (coalesced: at most one pending) for
 // OOM events after the watch starts, and is closed when the cgroup is removed
-// or stop is called. stop is idempotent and waits for the watcher to end.
+// or stop is called. Always call stop (idempotent; it waits for the watcher
+// to end): on v2 the kernel may report a removal only through the next
+// event.
 //
 //   - v1 (and hybrid): an eventfd registered through cgroup.event_control
 //     on memory.oom_control. The kernel signals it when the cgroup hits OOM
@@ -105,6 +107,9 @@ func (m *Manager) watchV2(rel string) (<-chan struct{}, func(), error) {
 				if mask&(unix.IN_DELETE_SELF|unix.IN_IGNORED) != 0 {
 					return // memory.events went away with its cgroup
 				}
+			}
+			if !exists(file) {
+				return // removed without an inotify removal event
 			}
 			// Several events may be summed up by one read; only a grown
 			// oom_kill counter is an OOM kill. A writer caught mid-update

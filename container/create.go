@@ -100,6 +100,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
 	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	// kubelet always sends a hugepage limit; runc fails on hosts without
+	// the hugetlb controller (this one's v1 side has none), so limits the
+	// host cannot enforce are dropped, and said so.
+	if dropped := m.Cgroups.DropUnsupported(s.Linux.Resources); len(dropped) > 0 {
+		m.Log.Debug("limits the host cannot enforce dropped", "container", id, "limits", dropped)
+	}
 	data, err := json.Marshal(s)
 	if err != nil {
 		return "", err

@@ -51,6 +51,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.release(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	m.locks.Delete(c.ID)
 	m.exited.Delete(c.ID)
+	forgetSample(c.CgroupsPath)
 	c.State = runtime.ContainerState_CONTAINER_EXITED
 	m.emit(c, runtime.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil

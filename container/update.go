@@ -25,7 +25,9 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	if c.State == runtime.ContainerState_CONTAINER_EXITED {
 		return fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
-	if err := m.Runtime.Update(ctx, c.ID, cgroups.ToOCI(res, m.DaemonOOMScoreAdj)); err != nil {
+	oci := cgroups.ToOCI(res, m.DaemonOOMScoreAdj)
+	m.Cgroups.DropUnsupported(oci)
+	if err := m.Runtime.Update(ctx, c.ID, oci); err != nil {
 		return fmt.Errorf("update resources of %s: %w", c.ID, err)
 	}
 	_, err = m.Containers.Update(c.ID, func(r *store.Container) error {

@@ -97,7 +97,9 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 		}),
 	})
 
+	t0 := time.Now()
 	name, desc, err := resolver.Resolve(ctx, named.String())
+	log.Info("TIMING resolve", "d", time.Since(t0))
 	if err != nil {
 		return "", s.pullError(ctx, named, "resolve", err)
 	}
@@ -109,7 +111,10 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 		return "", fmt.Errorf("pull %s: docker schema 1 images are not supported: %w", named, errdefs.ErrNotImplemented)
 	}
 
-	if err := s.fetchAndUnpack(ctx, desc, remotes.FetchHandler(s.content, fetcher)); err != nil {
+	t0 = time.Now()
+	err = s.fetchAndUnpack(ctx, desc, remotes.FetchHandler(s.content, fetcher))
+	log.Info("TIMING fetchunpack", "d", time.Since(t0))
+	if err != nil {
 		return "", s.pullError(ctx, named, "fetch and unpack", err)
 	}
 
@@ -119,6 +124,8 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 	}
 	id := cfg.String()
 
+	t0 = time.Now()
+	defer func() { log.Info("TIMING records", "d", time.Since(t0)) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, tagged := named.(reference.Tagged); tagged {

@@ -28,8 +28,9 @@ const rollbackTimeout = time.Minute
 // attachment is one network list run on a pod, with the runtime
 // configuration it was run with.
 type attachment struct {
-	list *libcni.NetworkConfigList
-	rt   *libcni.RuntimeConf
+	list   *libcni.NetworkConfigList
+	rt     *libcni.RuntimeConf
+	source string // where list came from, for error messages
 }
 
 // Setup runs CNI ADD for the pod: the loopback network when the configured
@@ -61,9 +62,9 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 		loRT := *rt
 		loRT.IfName = "lo"
 		loRT.CapabilityArgs = nil
-		plan = append(plan, attachment{lo, &loRT})
+		plan = append(plan, attachment{lo, &loRT, "built-in"})
 	}
-	plan = append(plan, attachment{list, rt})
+	plan = append(plan, attachment{list, rt, source})
 
 	var result *Result
 	for i, a := range plan {
@@ -72,12 +73,22 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 			result, err = podIPs(res)
 		}
 		if err != nil {
-			err = fmt.Errorf("network setup for pod %s: network %q (%s): %w: %w", p.ID, a.list.Name, source, err, errdefs.ErrUnknown)
+			err = fmt.Errorf("network setup for pod %s: network %q from %s: %w: %w", p.ID, a.list.Name, a.source, err, failure(ctx))
 			return nil, errors.Join(err, m.rollback(ctx, plan[:i+1]))
 		}
 	}
 	slog.Debug("network: pod set up", "pod", p.ID, "network", list.Name, "ip", result.IP)
 	return result, nil
+}
+
+// failure classifies a plugin failure: the caller's deadline or
+// cancellation when that is what killed the plugin, else unknown (the plugin
+// said why in the message).
+func failure(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errdefs.ErrUnknown
 }
 
 // rollback runs DEL, last attachment first, on a context that survives the
@@ -113,7 +124,10 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 	for _, c := range cached {
 		list, err := libcni.NetworkConfFromBytes(c.Config)
 		if err != nil {
-			return fmt.Errorf("network teardown for pod %s: cached config of network %q: %w: %w", p.ID, c.Network, err, errdefs.ErrDataLoss)
+			// Unusable cache entry: fall back to the current network below
+			// rather than leave the pod impossible to tear down.
+			slog.Warn("network: ignoring broken cni cache entry", "pod", p.ID, "network", c.Network, "err", err)
+			continue
 		}
 		netns := c.NetNS
 		if netns == "" {
@@ -125,10 +139,10 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 			IfName:         c.IfName,
 			Args:           c.CniArgs,
 			CapabilityArgs: c.CapabilityArgs,
-		}})
+		}, "cni cache"})
 	}
 	if len(plan) == 0 {
-		list, _, err := m.loadNetwork()
+		list, source, err := m.loadNetwork()
 		if err != nil {
 			// Nothing cached and nothing configured: there is no plugin
 			// Krill could ask to undo anything.
@@ -139,7 +153,7 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 		if err != nil {
 			return fmt.Errorf("network teardown for pod %s: %w", p.ID, err)
 		}
-		plan = append(plan, attachment{list, rt})
+		plan = append(plan, attachment{list, rt, source})
 	}
 
 	var errs []error
@@ -150,7 +164,7 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 			a.rt.NetNS = ""
 		}
 		if err := m.cni.DelNetworkList(ctx, a.list, a.rt); err != nil {
-			errs = append(errs, fmt.Errorf("network teardown for pod %s: network %q: %w: %w", p.ID, a.list.Name, err, errdefs.ErrUnknown))
+			errs = append(errs, fmt.Errorf("network teardown for pod %s: network %q from %s: %w: %w", p.ID, a.list.Name, a.source, err, failure(ctx)))
 		}
 	}
 	return errors.Join(errs...)

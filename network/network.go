@@ -140,12 +140,17 @@ func (m *Manager) Status() (ready bool, reason, message string) {
 	return true, "", ""
 }
 
-// checkPlugins fails when a plugin of the list has no binary in BinDirs:
-// better to say so in Status than to fail every pod.
+// checkPlugins fails when a plugin of the list, or loopback (which Setup
+// adds when the list has none), has no binary in BinDirs: better to say so
+// in Status than to fail every pod.
 func (m *Manager) checkPlugins(list *libcni.NetworkConfigList) error {
+	types := []string{"loopback"}
 	for _, p := range list.Plugins {
-		if _, err := invoke.FindInPath(p.Network.Type, m.cfg.BinDirs); err != nil {
-			return fmt.Errorf("network %q: plugin %q not found in %v: %w", list.Name, p.Network.Type, m.cfg.BinDirs, errdefs.ErrFailedPrecondition)
+		types = append(types, p.Network.Type)
+	}
+	for _, t := range types {
+		if _, err := invoke.FindInPath(t, m.cfg.BinDirs); err != nil {
+			return fmt.Errorf("network %q: plugin %q not found in %v: %w", list.Name, t, m.cfg.BinDirs, errdefs.ErrFailedPrecondition)
 		}
 	}
 	return nil
@@ -165,7 +170,7 @@ func (m *Manager) loadNetwork() (list *libcni.NetworkConfigList, source string, 
 	if m.cfg.ConfDir != "" {
 		files, err = libcni.ConfFiles(m.cfg.ConfDir, confExtensions)
 		if err != nil {
-			return nil, "", fmt.Errorf("read cni config dir %s: %w", m.cfg.ConfDir, errdefs.ErrFailedPrecondition)
+			return nil, "", fmt.Errorf("read cni config dir %s: %w: %w", m.cfg.ConfDir, err, errdefs.ErrFailedPrecondition)
 		}
 	}
 	if len(files) == 0 {

@@ -388,6 +388,12 @@ func TestSetupBadInput(t *testing.T) {
 func TestStatus(t *testing.T) {
 	requireRoot(t)
 	emptyBin := t.TempDir()
+	onlyLoopback, onlyBridge := t.TempDir(), t.TempDir()
+	for dir, plugin := range map[string]string{onlyLoopback: "loopback", onlyBridge: "bridge"} {
+		if err := os.Symlink(filepath.Join(debianPlugins, plugin), filepath.Join(dir, plugin)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	goodConf := t.TempDir()
 	writeJSON(t, filepath.Join(goodConf, "10-a.conflist"), map[string]any{
 		"cniVersion": "1.0.0", "name": "a", "plugins": []any{map[string]any{"type": "bridge"}},
@@ -404,10 +410,12 @@ func TestStatus(t *testing.T) {
 		inMsg   string
 	}{
 		{"default network, plugins present", t.TempDir(), []string{"/nonexistent", debianPlugins}, true, ""},
-		{"default network, no plugins", t.TempDir(), []string{emptyBin}, false, `"bridge" not found`},
+		{"default network, no plugins", t.TempDir(), []string{emptyBin}, false, `"loopback" not found`},
+		{"default network, only loopback", t.TempDir(), []string{onlyLoopback}, false, `"bridge" not found`},
 		{"no conf dir at all", "", []string{emptyBin}, false, "not found"},
 		{"conf file, plugins present", goodConf, []string{debianPlugins}, true, ""},
-		{"conf file, no plugins", goodConf, []string{emptyBin, "/nonexistent"}, false, `"bridge" not found`},
+		{"conf file, no plugins", goodConf, []string{emptyBin, "/nonexistent"}, false, "not found"},
+		{"conf file, only bridge", goodConf, []string{onlyBridge}, false, `"loopback" not found`},
 		{"only a broken conf file", brokenConf, []string{debianPlugins}, false, "no usable cni config"},
 	}
 	for _, c := range cases {

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -53,27 +54,19 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, stdin i
 
 	var copies sync.WaitGroup
 	var closeOnCancel []io.Closer // what blocks the copies if ctx ends
-	var sock *consoleSocket
+	var term *ptyIO
 	if p.Terminal {
-		if sock, err = newConsoleSocket(filepath.Join(tmp, "pty.sock")); err != nil {
+		if term, err = newPtyIO(); err != nil {
 			return -1, fmt.Errorf("exec in container %s: %w", id, err)
 		}
-		defer sock.Close()
-		opts.ConsoleSocket = sock
+		defer term.Close()
+		opts.IO = term
+		if stdin != nil {
+			go io.Copy(term.master, stdin)
+		}
 		copies.Add(1)
-		go func() {
-			defer copies.Done()
-			master := sock.receive()
-			if master == nil {
-				return // runc failed before handing over a terminal
-			}
-			sock.setMaster(master)
-			if stdin != nil {
-				go io.Copy(master, stdin)
-			}
-			copyOut(stdout, master)
-			master.Close()
-		}()
+		go func() { defer copies.Done(); copyOut(stdout, term.master) }()
+		closeOnCancel = append(closeOnCancel, term.master)
 	} else {
 		pio, err := newProcIO(stdin != nil)
 		if err != nil {
@@ -111,7 +104,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, stdin i
 			cancelRun()
 		}
 	}()
-	if resize != nil && sock != nil {
+	if resize != nil && term != nil {
 		go func() {
 			for {
 				select {
@@ -121,7 +114,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, stdin i
 					if !ok {
 						return
 					}
-					sock.resize(sz)
+					// runc has the pty as its controlling terminal, gets
+					// SIGWINCH and passes the size on to the container's pty.
+					setWinsize(term.master, sz)
 				}
 			}
 		}()
@@ -129,12 +124,6 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, stdin i
 
 	runErr := rr.Exec(runCtx, id, *p, opts)
 	close(done)
-	if sock != nil {
-		sock.Close() // unblocks a receive that never got a connection
-		if m := sock.master(); m != nil {
-			closeOnCancel = append(closeOnCancel, m)
-		}
-	}
 
 	// Output may still be in flight after the process exited; a background
 	// process holding the pipes open is only cut short by ctx.
@@ -258,83 +247,88 @@ func (p *procIO) Close() error {
 	return nil
 }
 
-// consoleSocket receives the pty master of a `runc exec --tty` on a unix
-// socket (runc's --console-socket protocol: one message, one fd).
-type consoleSocket struct {
-	path string
-	l    *net.UnixListener
-	mu   sync.Mutex
-	m    *os.File
-	size *remotecommand.TerminalSize // a resize that came before the master
+// ptyIO runs `runc exec` (not detached) on a pty of ours for a terminal
+// process. runc refuses --console-socket unless it detaches, and a detached
+// process is not our child, so we could not get its exit status. In the
+// foreground runc makes its own pty in the container and copies between it
+// and its stdio (our pty's slave, put in raw mode so only the container's pty
+// processes input and output). Our slave is runc's controlling terminal, so
+// a TIOCSWINSZ on our master sends runc SIGWINCH and runc resizes the
+// container's pty to match.
+type ptyIO struct {
+	master, slave *os.File
 }
 
-func newConsoleSocket(path string) (*consoleSocket, error) {
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+func newPtyIO() (*ptyIO, error) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("open pty: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(mfd)
+		return nil, fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(mfd, unix.TIOCGPTN)
+	if err != nil {
+		unix.Close(mfd)
+		return nil, fmt.Errorf("pty number: %w", err)
+	}
+	sfd, err := unix.Open("/dev/pts/"+strconv.Itoa(int(n)), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(mfd)
+		return nil, fmt.Errorf("open pty slave: %w", err)
+	}
+	if err := makeRaw(sfd); err != nil {
+		unix.Close(mfd)
+		unix.Close(sfd)
 		return nil, err
 	}
-	return &consoleSocket{path: path, l: l}, nil
-}
-
-func (s *consoleSocket) Path() string { return s.path }
-func (s *consoleSocket) Close() error { return s.l.Close() }
-
-func (s *consoleSocket) setMaster(m *os.File) {
-	s.mu.Lock()
-	s.m = m
-	size := s.size
-	s.mu.Unlock()
-	if size != nil {
-		setWinsize(m, *size)
-	}
-}
-
-func (s *consoleSocket) master() *os.File {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m
-}
-
-// receive waits for runc's connection; nil if the socket was closed first.
-func (s *consoleSocket) receive() *os.File {
-	c, err := s.l.AcceptUnix()
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	oob := make([]byte, unix.CmsgSpace(4))
-	buf := make([]byte, 256)
-	_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return nil
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-		return nil
-	}
-	unix.CloseOnExec(fds[0])
 	// Non-blocking so reads go through Go's poller and Close interrupts them.
-	unix.SetNonblock(fds[0], true)
-	return os.NewFile(uintptr(fds[0]), "pty-master")
+	unix.SetNonblock(mfd, true)
+	return &ptyIO{master: os.NewFile(uintptr(mfd), "pty-master"), slave: os.NewFile(uintptr(sfd), "pty-slave")}, nil
 }
 
-func (s *consoleSocket) resize(sz remotecommand.TerminalSize) {
-	s.mu.Lock()
-	m := s.m
-	if m == nil {
-		s.size = &sz
+// makeRaw is cfmakeraw(3).
+func makeRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return fmt.Errorf("pty termios: %w", err)
 	}
-	s.mu.Unlock()
-	if m != nil {
-		setWinsize(m, sz)
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		return fmt.Errorf("pty raw mode: %w", err)
 	}
+	return nil
+}
+
+func (p *ptyIO) Stdin() io.WriteCloser { return p.master }
+func (p *ptyIO) Stdout() io.ReadCloser { return p.master }
+func (p *ptyIO) Stderr() io.ReadCloser { return nil }
+
+func (p *ptyIO) Set(cmd *exec.Cmd) {
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = p.slave, p.slave, p.slave
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = false
+	cmd.SysProcAttr.Setsid = true
+	cmd.SysProcAttr.Setctty = true
+	cmd.SysProcAttr.Ctty = 0 // stdin in the child
+}
+
+// CloseAfterStart drops our slave fd, so the master sees EIO once runc and
+// the process are gone.
+func (p *ptyIO) CloseAfterStart() error { return p.slave.Close() }
+
+func (p *ptyIO) Close() error {
+	p.slave.Close()
+	return p.master.Close()
 }
 
 func setWinsize(m *os.File, sz remotecommand.TerminalSize) error {

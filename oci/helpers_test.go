@@ -31,7 +31,39 @@ const cgroupParent = "/krill-oci-test"
 var cgroupControllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd"}
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fakeKrilldEnv) != "" {
+		fakeKrilld()
+		return
+	}
 	os.Exit(runTests(m))
+}
+
+// fakeKrilldEnv makes the test binary act as a krilld that creates and
+// starts one container, says "started" and waits to be SIGKILLed.
+const fakeKrilldEnv = "KRILL_OCI_FAKE_KRILLD"
+
+func fakeKrilld() {
+	var in struct {
+		Cfg  Config
+		Opts CreateOpts
+	}
+	if err := json.Unmarshal([]byte(os.Getenv(fakeKrilldEnv)), &in); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	r, err := New(in.Cfg)
+	if err == nil {
+		_, err = r.Create(context.Background(), in.Opts)
+	}
+	if err == nil {
+		err = r.Start(context.Background(), in.Opts.ID)
+	}
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println("started")
+	time.Sleep(time.Hour)
 }
 
 func runTests(m *testing.M) int {

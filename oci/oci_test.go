@@ -1,10 +1,13 @@
 package oci
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -233,7 +236,7 @@ func TestExecCancelKillsProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := r.Exec(ctx, id, &specs.Process{Args: []string{"sleep", "77"}, Cwd: "/"}, nil, &buffer{}, &buffer{}, nil)
+	_, err := r.Exec(ctx, id, &specs.Process{Args: []string{"sleep", "77"}, Cwd: "/", Env: []string{"PATH=/bin"}}, nil, &buffer{}, &buffer{}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want deadline exceeded", err)
 	}
@@ -241,7 +244,7 @@ func TestExecCancelKillsProcess(t *testing.T) {
 		t.Fatalf("exec returned after %v", d)
 	}
 	out := &buffer{}
-	if _, err := r.Exec(context.Background(), id, &specs.Process{Args: []string{"ps"}, Cwd: "/"}, nil, out, &buffer{}, nil); err != nil {
+	if _, err := r.Exec(context.Background(), id, &specs.Process{Args: []string{"ps"}, Cwd: "/", Env: []string{"PATH=/bin"}}, nil, out, &buffer{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "sleep 77") {
@@ -261,7 +264,7 @@ func TestExecNoLeaks(t *testing.T) {
 	r, _ := newTestRuntime(t)
 	id := sleeper(t, r)
 	ctx := context.Background()
-	p := &specs.Process{Args: []string{"sh", "-c", "cat; echo x"}, Cwd: "/"}
+	p := &specs.Process{Args: []string{"sh", "-c", "cat; echo x"}, Cwd: "/", Env: []string{"PATH=/bin"}}
 	// One exec first, so lazily started runtime goroutines are counted.
 	if _, err := r.Exec(ctx, id, p, strings.NewReader("y"), &buffer{}, &buffer{}, nil); err != nil {
 		t.Fatal(err)
@@ -558,4 +561,121 @@ func procKB(b *testing.B, pid int, file, key string) int {
 	}
 	b.Fatalf("%s not in %s", key, file)
 	return 0
+}
+
+func BenchmarkExecTrue(b *testing.B) {
+	r, _ := newTestRuntime(b)
+	id := testID(b)
+	run(b, r, CreateOpts{ID: id}, []string{"sleep", "1000"})
+	p := &specs.Process{Args: []string{"true"}, Cwd: "/", Env: []string{"PATH=/bin"}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if code, err := r.Exec(context.Background(), id, p, nil, &buffer{}, &buffer{}, nil); err != nil || code != 0 {
+			b.Fatal(code, err)
+		}
+	}
+}
+
+// TestSurvivesKrilldKill creates a container from a separate "krilld"
+// process, SIGKILLs that process, and checks the container keeps running and
+// logging, and that a new Runtime can still stop it and get its exit code.
+func TestSurvivesKrilldKill(t *testing.T) {
+	_, cfg := newTestRuntime(t)
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := testID(t)
+	o := CreateOpts{ID: id, LogPath: filepath.Join(t.TempDir(), "c.log")}
+	o.Bundle = newBundle(t, r, id, []string{"sh", "-c", "trap 'exit 42' TERM; while true; do echo tick; sleep 0.05; done"}, false)
+	arg, _ := json.Marshal(struct {
+		Cfg  Config
+		Opts CreateOpts
+	}{cfg, o})
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), fakeKrilldEnv+"="+string(arg))
+	stdout, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "started\n" {
+		helper.Process.Kill()
+		helper.Wait()
+		t.Fatalf("fake krilld: %q", line)
+	}
+	helper.Process.Signal(syscall.SIGKILL)
+	helper.Wait() // returns only if nothing (the shim) holds the helper's stdout
+
+	n0 := len(readLog(t, o.LogPath))
+	eventually(t, "logs after krilld died", func() bool { return len(readLog(t, o.LogPath)) > n0+5 })
+	if _, alive := shimPid(r.shimDir(id)); !alive {
+		t.Fatal("shim died with krilld")
+	}
+	if r.Exited(id) != nil {
+		t.Fatal("container exited with krilld")
+	}
+	if err := r.Kill(context.Background(), id, syscall.SIGTERM, false); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitExit(t, r, id); e.Code != 42 {
+		t.Fatalf("exit %+v", e)
+	}
+}
+
+// BenchmarkExecRuncFloor is plain go-runc Exec of /bin/true, for comparison
+// with BenchmarkExecTrue (what Exec adds on top of runc).
+func BenchmarkExecRuncFloor(b *testing.B) {
+	r, _ := newTestRuntime(b)
+	id := testID(b)
+	run(b, r, CreateOpts{ID: id}, []string{"sleep", "1000"})
+	p := specs.Process{Args: []string{"true"}, Cwd: "/", Env: []string{"PATH=/bin"}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := r.runc.Exec(context.Background(), id, p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	r, _ := newTestRuntime(t)
+	id := testID(t)
+	run(t, r, CreateOpts{ID: id}, []string{"true"})
+	waitExit(t, r, id)
+	ctx := context.Background()
+	p := &specs.Process{Args: []string{"true"}, Cwd: "/", Env: []string{"PATH=/bin"}}
+	_, execErr := r.Exec(ctx, id, p, nil, &buffer{}, &buffer{}, nil)
+	for op, err := range map[string]error{
+		"exec":   execErr,
+		"kill":   r.Kill(ctx, id, syscall.SIGKILL, false),
+		"start":  r.Start(ctx, id),
+		"update": r.Update(ctx, id, &specs.LinuxResources{}),
+		"reopen": r.ReopenLog(ctx, id),
+	} {
+		if !errdefs.IsFailedPrecondition(err) {
+			t.Errorf("%s on an exited container: %v, want FailedPrecondition", op, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "level=") {
+			t.Errorf("%s: raw runc log text in %q", op, err)
+		}
+	}
+	if err := r.Attach(ctx, id, nil, &buffer{}, &buffer{}, false, nil); err != nil {
+		t.Errorf("attach to an exited container: %v", err)
+	}
+}
+
+func TestRuncMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		`/usr/sbin/runc did not terminate successfully: exit status 1: time="2026-11-26T06:24:03Z" level=error msg="container not running"`: "container not running",
+		`exit status 1: time="x" level=warning msg="w"` + "\n" + `time="x" level=error msg="say \"hi\""`:                         `say "hi"`,
+		"  plain text\n": "plain text",
+	} {
+		if got := runcMessage(in); got != want {
+			t.Errorf("runcMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

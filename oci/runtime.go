@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -184,7 +185,7 @@ func runcError(op, id string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s container %s: %w", op, id, err)
 	}
-	msg := strings.TrimSpace(err.Error())
+	msg := runcMessage(err.Error())
 	var class error
 	switch {
 	case strings.Contains(msg, "container does not exist"):
@@ -192,6 +193,7 @@ func runcError(op, id string, err error) error {
 	case strings.Contains(msg, "not running"),
 		strings.Contains(msg, "already finished"),
 		strings.Contains(msg, "has stopped"),
+		strings.Contains(msg, "stopped container"),
 		strings.Contains(msg, "already running"),
 		strings.Contains(msg, "is paused"):
 		class = errdefs.ErrFailedPrecondition
@@ -201,4 +203,25 @@ func runcError(op, id string, err error) error {
 		class = errdefs.ErrUnknown
 	}
 	return fmt.Errorf("%s container %s: %s: %w", op, id, msg, class)
+}
+
+// runcLogMsg finds the messages in runc's text-format log lines.
+var runcLogMsg = regexp.MustCompile(`level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"`)
+
+// runcMessage reduces go-runc's error text ("runc did not terminate
+// successfully: exit status 1: time=... level=error msg=...") to what runc
+// said.
+func runcMessage(s string) string {
+	var msgs []string
+	for _, m := range runcLogMsg.FindAllStringSubmatch(s, -1) {
+		if u, err := strconv.Unquote(`"` + m[1] + `"`); err == nil {
+			msgs = append(msgs, u)
+		} else {
+			msgs = append(msgs, m[1])
+		}
+	}
+	if len(msgs) > 0 {
+		return strings.Join(msgs, "; ")
+	}
+	return strings.TrimSpace(s)
 }

@@ -27,6 +27,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := validate(cfg); err != nil {
 		return "", err
 	}
+	if err := cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
+		return "", err
+	}
 	start := time.Now()
 	id = newID()
 	key := nameKey(cfg.Metadata)

@@ -10,17 +10,22 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
+
+const dialTimeout = 10 * time.Second
 
 // dialPod connects to port on the pod's loopback, 127.0.0.1 first and then
 // [::1] for servers that listen on IPv6 only. netns "" is the host
 // network namespace (host-network pods).
 func dialPod(ctx context.Context, netns string, port int) (*net.TCPConn, error) {
 	dial := func() (*net.TCPConn, error) {
-		var d net.Dialer
+		// Loopback answers at once unless the listener's backlog is full;
+		// the bound keeps a stuck pod from pinning a thread in its namespace.
+		d := net.Dialer{Timeout: dialTimeout}
 		var errs []error
 		for _, addr := range []string{"127.0.0.1", "::1"} {
 			c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(port)))

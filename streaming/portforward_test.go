@@ -22,10 +22,10 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // echoHelperEnv makes the test binary an echo server (see TestMain); the

@@ -163,7 +163,8 @@ func (s *Server) Start() error {
 
 // Stop ends every session: session contexts are cancelled (Backends kill
 // their exec processes), the listener and all connections, including
-// upgraded ones that http.Server no longer tracks, are closed. Idempotent.
+// upgraded ones that http.Server no longer tracks, are closed, and Stop
+// waits up to stopGrace for Backend calls to return. Idempotent.
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	if s.stopped {

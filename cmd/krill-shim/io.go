@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -29,7 +28,8 @@ const (
 func encodeFrame(kind byte, p []byte) []byte {
 	f := make([]byte, 5+len(p))
 	f[0] = kind
-	binary.BigEndian.PutUint32(f[1:5], uint32(len(p)))
+	n := len(p)
+	f[1], f[2], f[3], f[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
 	copy(f[5:], p)
 	return f
 }
@@ -39,7 +39,7 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, nil, err
 	}
-	n := binary.BigEndian.Uint32(hdr[1:])
+	n := uint32(hdr[1])<<24 | uint32(hdr[2])<<16 | uint32(hdr[3])<<8 | uint32(hdr[4])
 	if n > maxFrame {
 		return 0, nil, errors.New("frame too large")
 	}

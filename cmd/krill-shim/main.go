@@ -2,13 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +36,7 @@ type shim struct {
 	clientsClosed bool
 
 	initPid    int
+	initReaped bool // only touched by reap()
 	outputDone chan struct{} // closed when all output streams reached EOF
 	exited   chan struct{} // closed once the exit file is written
 	exitJSON []byte
@@ -48,28 +45,21 @@ type shim struct {
 }
 
 func main() {
-	// The shim's memory is paid once per container: one P, and a GC that
-	// runs early rather than letting the heap grow.
+	// The shim's memory is paid once per container: one P. krilld also
+	// sets GOMAXPROCS=1 and GOGC=25 in the environment, which the runtime
+	// reads before main (runtime/debug would link in fmt for SetGCPercent).
 	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(25)
 
-	var o options
-	flag.StringVar(&o.id, "id", "", "container id")
-	flag.StringVar(&o.bundle, "bundle", "", "OCI bundle directory")
-	flag.StringVar(&o.runc, "runc", "runc", "runc binary")
-	flag.StringVar(&o.root, "root", "", "runc --root")
-	flag.StringVar(&o.dir, "dir", "", "shim state directory")
-	flag.StringVar(&o.logPath, "log", "", "CRI log file (empty: discard output)")
-	flag.BoolVar(&o.stdin, "stdin", false, "keep the container's stdin open for attach")
-	flag.BoolVar(&o.stdinOnce, "stdin-once", false, "close stdin after the first attach client detaches")
-	flag.BoolVar(&o.tty, "tty", false, "the container has a terminal")
-	flag.DurationVar(&o.linger, "linger", time.Minute, "how long to wait for krilld's ack after the exit")
-	flag.Parse()
+	o, err := parseArgs(os.Args[1:])
+	if err != nil {
+		os.Stderr.WriteString("krill-shim: " + err.Error() + "\n")
+		os.Exit(2)
+	}
 
 	syncPipe := os.NewFile(3, "sync")
 	s := &shim{opt: o, clients: map[*client]struct{}{}, exited: make(chan struct{}), acked: make(chan struct{})}
 	if err := s.create(); err != nil {
-		fmt.Fprintf(os.Stderr, "krill-shim %s: %v\n", o.id, err)
+		os.Stderr.WriteString("krill-shim " + o.id + ": " + err.Error() + "\n")
 		if syncPipe != nil {
 			syncPipe.WriteString("error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
 		}
@@ -79,6 +69,7 @@ func main() {
 		syncPipe.WriteString("ok " + strconv.Itoa(s.initPid) + "\n")
 		syncPipe.Close()
 	}
+	trimText()
 	// From here on the goroutines do the work; finish() ends the process.
 	select {}
 }
@@ -90,17 +81,18 @@ func (s *shim) create() error {
 	if o.id == "" || o.bundle == "" || o.dir == "" {
 		return errors.New("-id, -bundle and -dir are required")
 	}
-	// No krilld signal may stop the shim: it dies only when its job is done.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+	// Signals: the shim has its own session and no controlling terminal, so
+	// no SIGHUP/SIGINT reaches it by accident; SIGPIPE only matters for
+	// fds 1 and 2, which are shim.log.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("set child subreaper: %w", err)
+		return wrap("set child subreaper", err)
 	}
 	if err := writePidFile(filepath.Join(o.dir, "shim.pid")); err != nil {
 		return err
 	}
 	var err error
 	if s.log, err = openCRILog(o.logPath); err != nil {
-		return fmt.Errorf("open container log: %w", err)
+		return wrap("open container log", err)
 	}
 
 	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
@@ -116,7 +108,7 @@ func (s *shim) create() error {
 	if o.tty {
 		console, err = listenUnix(filepath.Join(o.dir, "console.sock"))
 		if err != nil {
-			return fmt.Errorf("console socket: %w", err)
+			return wrap("console socket", err)
 		}
 		defer os.Remove(filepath.Join(o.dir, "console.sock"))
 		defer console.Close()
@@ -147,11 +139,11 @@ func (s *shim) create() error {
 
 	ctl, err := listenUnix(filepath.Join(o.dir, "ctl.sock"))
 	if err != nil {
-		return fmt.Errorf("ctl socket: %w", err)
+		return wrap("ctl socket", err)
 	}
 	attach, err := listenUnix(filepath.Join(o.dir, "attach.sock"))
 	if err != nil {
-		return fmt.Errorf("attach socket: %w", err)
+		return wrap("attach socket", err)
 	}
 
 	masterCh := make(chan *os.File, 1)
@@ -170,14 +162,14 @@ func (s *shim) create() error {
 	}
 	args = append(args, o.id)
 	if err := runAndWait(o.runc, args, files); err != nil {
-		return fmt.Errorf("runc create: %w", err)
+		return wrap("runc create", err)
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		return fmt.Errorf("runc create: read pid file: %w", err)
+		return wrap("runc create: read pid file", err)
 	}
 	if s.initPid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
-		return fmt.Errorf("runc create: bad pid file %q", b)
+		return errors.New("runc create: bad pid file " + strconv.Quote(string(b)))
 	}
 
 	if console != nil {
@@ -228,7 +220,7 @@ func runAndWait(path string, args []string, files []*os.File) error {
 		return err
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
-		return fmt.Errorf("exit status %d (see runc.log)", ws.ExitStatus())
+		return errors.New("exit status " + strconv.Itoa(ws.ExitStatus()) + " (see runc.log)")
 	}
 	return nil
 }
@@ -289,13 +281,20 @@ func (s *shim) reap() {
 			continue
 		}
 		if err != nil {
-			// ECHILD: nothing left. The init cannot be missing here unless it
-			// was reaped already, so there is nothing more to do.
+			// ECHILD: no children left. Normally the init was reaped above;
+			// if it never became our child (it should, we are a subreaper),
+			// watch it through a pidfd so the exit is still recorded, with
+			// the status unknown (255).
+			if !s.initReaped {
+				waitGone(s.initPid)
+				go s.finish(255, 0, time.Now())
+			}
 			return
 		}
 		if pid != s.initPid {
 			continue
 		}
+		s.initReaped = true
 		code, sig := 0, 0
 		switch {
 		case ws.Exited():
@@ -320,13 +319,13 @@ func (s *shim) finish(code, sig int, at time.Time) {
 	}
 	s.log.close()
 
-	s.exitJSON = []byte(fmt.Sprintf(`{"pid":%d,"code":%d,"signal":%d,"finished_at":%q}`,
-		s.initPid, code, sig, at.UTC().Format(time.RFC3339Nano)))
+	s.exitJSON = []byte(`{"pid":` + strconv.Itoa(s.initPid) + `,"code":` + strconv.Itoa(code) +
+		`,"signal":` + strconv.Itoa(sig) + `,"finished_at":"` + at.UTC().Format(time.RFC3339Nano) + `"}`)
 	path := filepath.Join(s.opt.dir, "exit")
 	if err := os.WriteFile(path+".tmp", append(s.exitJSON, '\n'), 0o644); err == nil {
 		os.Rename(path+".tmp", path)
 	} else {
-		fmt.Fprintf(os.Stderr, "krill-shim %s: write exit file: %v\n", s.opt.id, err)
+		os.Stderr.WriteString("krill-shim " + s.opt.id + ": write exit file: " + err.Error() + "\n")
 	}
 	close(s.exited)
 	s.closeClients()
@@ -354,5 +353,55 @@ func (s *shim) serve(l *os.File, handle func(*os.File)) {
 			return
 		}
 		go handle(c)
+	}
+}
+
+func wrap(msg string, err error) error { return errors.New(msg + ": " + err.Error()) }
+
+// parseArgs reads the command line (see doc.go). Package flag would do, but
+// it drags fmt and reflect into every shim's memory.
+func parseArgs(args []string) (options, error) {
+	o := options{runc: "runc", linger: time.Minute}
+	strs := map[string]*string{"-id": &o.id, "-bundle": &o.bundle, "-runc": &o.runc, "-root": &o.root, "-dir": &o.dir, "-log": &o.logPath}
+	bools := map[string]*bool{"-stdin": &o.stdin, "-stdin-once": &o.stdinOnce, "-tty": &o.tty}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if p, ok := bools[a]; ok {
+			*p = true
+			continue
+		}
+		if i+1 >= len(args) {
+			return o, errors.New("flag " + a + " needs a value")
+		}
+		v := args[i+1]
+		i++
+		if p, ok := strs[a]; ok {
+			*p = v
+			continue
+		}
+		if a != "-linger" {
+			return o, errors.New("unknown flag " + a)
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return o, wrap("-linger", err)
+		}
+		o.linger = d
+	}
+	return o, nil
+}
+
+// waitGone blocks until pid has exited.
+func waitGone(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, -1); n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
 	}
 }

@@ -227,7 +227,7 @@ func (f *userFiles) groupsListing(user string) ([]uint32, error) {
 	groups, err := f.groups()
 	var gids []uint32
 	for _, g := range groups {
-		if slices.Contains(g.members, user) {
+		if g.name != user && slices.Contains(g.members, user) {
 			gids = append(gids, g.gid)
 		}
 	}

@@ -274,7 +274,10 @@ check_needed() {
 push_all() {
 	local ref name md got
 	while read -r ref name md; do
-		"$crane" push --insecure "$out/layouts/$name" "$1/$ref" >/dev/null
+		if ! "$crane" push --insecure "$out/layouts/$name" "$1/$ref" >/dev/null 2>"$out/push.log"; then
+			cat "$out/push.log" >&2
+			die "push $ref to $1 failed"
+		fi
 		got="$("$crane" digest --insecure "$1/$ref")"
 		[[ "$got" == "$md" ]] || die "push $ref: registry has $got, built $md"
 	done <"$out/images.txt"
@@ -292,14 +295,32 @@ fi
 
 ensure_tools
 mkdir -p "$cache" "$out"
+build_busybox
+
+# Whole-build stamp: when nothing that feeds the images changed (this script,
+# files/, src/, pause.c, the Debian candidates, compiler, epoch), the previous
+# output is reused as is.
+nginx_pkgs=(nginx nginx-common libc6 libcrypt1 libpcre2-8-0 libssl3 zlib1g libgcc-s1)
+stamp="$( {
+	cat "$0" "$repo_root/pause/pause.c"
+	find "$here/files" "$here/src" -type f | sort | xargs sha256sum
+	apt-cache policy "${nginx_pkgs[@]}" | grep -E '^[a-z]|Candidate'
+	echo "$bb_bin"
+	gcc --version | head -n1
+	echo "$SOURCE_DATE_EPOCH"
+} | sha256sum | cut -d' ' -f1)"
+if [[ -f "$out/images.txt" && -f "$out/stamp" && "$(cat "$out/stamp")" == "$stamp" ]]; then
+	log "images: up to date in $out"
+	[[ -z "$push" ]] || push_all "$push"
+	exit 0
+fi
+rm -f "$out/stamp"
 work="$(mktemp -d "${TMPDIR:-/tmp}/krill-images.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 blobs="$out/blobs"
 mkdir -p "$blobs"
 rm -rf "$out/layouts"
 rm -f "$out/images.txt.tmp"
-
-build_busybox
 
 # Base layer: busybox with every applet hard-linked into /bin, like the
 # upstream busybox image, plus passwd/group with root, www-data and nobody.
@@ -317,7 +338,7 @@ layer_busybox="$(mklayer "$r")"
 # nginx layer: Debian's nginx binary and the shared libraries it links.
 r="$work/nginx"
 mkdir -p "$r"
-debs="$(fetch_debs nginx nginx-common libc6 libcrypt1 libpcre2-8-0 libssl3 zlib1g libgcc-s1)"
+debs="$(fetch_debs "${nginx_pkgs[@]}")"
 for deb in $debs; do
 	dpkg-deb -x "$deb" "$work/deb"
 done
@@ -435,6 +456,7 @@ sort "$out/images.txt.tmp" >"$out/images.txt"
 rm -f "$out/images.txt.tmp"
 # Blobs no image references any more (older builds) are dropped.
 find "$blobs" -type f -links 1 -delete
+echo "$stamp" >"$out/stamp"
 log "built $(wc -l <"$out/images.txt") image references into $out"
 
 [[ -z "$push" ]] || push_all "$push"

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLineSplitter(t *testing.T) {
+	long := strings.Repeat("x", maxLogLine)
+	tests := []struct {
+		name   string
+		chunks []string
+		want   []string // "<stream> <P|F> <content>"
+	}{
+		{"one line", []string{"hello\n"}, []string{"stdout F hello"}},
+		{"two lines one chunk", []string{"a\nb\n"}, []string{"stdout F a", "stdout F b"}},
+		{"line across chunks", []string{"he", "llo", "\n"}, []string{"stdout F hello"}},
+		{"empty line", []string{"\n"}, []string{"stdout F "}},
+		{"tail flushed at EOF", []string{"a\nno newline"}, []string{"stdout F a", "stdout F no newline"}},
+		{"exactly max is one F line", []string{long + "\n"}, []string{"stdout F " + long}},
+		{"exactly max across chunks", []string{long[:100], long[100:], "\n"}, []string{"stdout F " + long}},
+		{"max+1 in one chunk", []string{long + "y\n"}, []string{"stdout P " + long, "stdout F y"}},
+		{"max+1 across chunks", []string{long, "y", "\n"}, []string{"stdout P " + long, "stdout F y"}},
+		{"two and a half max", []string{long + long + "zz\n"}, []string{"stdout P " + long, "stdout P " + long, "stdout F zz"}},
+		{"long tail at EOF", []string{long + "q"}, []string{"stdout P " + long, "stdout F q"}},
+		{"carriage return kept", []string{"tty\r\n"}, []string{"stdout F tty\r"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log")
+			l, err := openCRILog(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fixed := time.Date(2026, 11, 26, 6, 0, 0, 123456789, time.UTC)
+			l.now = func() time.Time { return fixed }
+			sp := &lineSplitter{log: l, stream: "stdout"}
+			for _, c := range tc.chunks {
+				sp.Write([]byte(c))
+			}
+			sp.flush()
+			l.close()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, line := range strings.SplitAfter(string(b), "\n") {
+				if line == "" {
+					continue
+				}
+				ts, rest, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+				if !ok || ts != "2026-11-26T06:00:00.123456789Z" {
+					t.Fatalf("bad line %q", line)
+				}
+				got = append(got, rest)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("got %d lines %q\nwant %d lines %q", len(got), short(got), len(tc.want), short(tc.want))
+			}
+		})
+	}
+}
+
+func short(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if len(l) > 40 {
+			l = l[:20] + "..." + l[len(l)-10:]
+		}
+		out[i] = l
+	}
+	return out
+}
+
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log")
+	l, err := openCRILog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.writeLine("stderr", false, []byte("before"))
+	os.Rename(path, path+".1")
+	if err := l.reopen(); err != nil {
+		t.Fatal(err)
+	}
+	l.writeLine("stderr", false, []byte("after"))
+	l.close()
+	old, _ := os.ReadFile(path + ".1")
+	cur, _ := os.ReadFile(path)
+	if !strings.HasSuffix(string(old), " stderr F before\n") || !strings.HasSuffix(string(cur), " stderr F after\n") {
+		t.Fatalf("old %q new %q", old, cur)
+	}
+	// No log path: output is discarded, reopen is a no-op.
+	l, _ = openCRILog("")
+	l.writeLine("stdout", false, []byte("x"))
+	if err := l.reopen(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs([]string{"-id", "c1", "-bundle", "/b", "-dir", "/d", "-tty", "-stdin", "-linger", "3s", "-log", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.id != "c1" || o.bundle != "/b" || o.dir != "/d" || !o.tty || !o.stdin || o.stdinOnce || o.linger != 3*time.Second || o.logPath != "" || o.runc != "runc" {
+		t.Fatalf("%+v", o)
+	}
+	for _, bad := range [][]string{{"-nope", "x"}, {"-id"}, {"-linger", "soon"}} {
+		if _, err := parseArgs(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestFrames(t *testing.T) {
+	var b strings.Builder
+	b.Write(encodeFrame(frameStdout, []byte("hello")))
+	b.Write(encodeFrame(frameExit, nil))
+	r := strings.NewReader(b.String())
+	k, p, err := readFrame(r)
+	if err != nil || k != frameStdout || string(p) != "hello" {
+		t.Fatalf("%c %q %v", k, p, err)
+	}
+	k, p, err = readFrame(r)
+	if err != nil || k != frameExit || len(p) != 0 {
+		t.Fatalf("%c %q %v", k, p, err)
+	}
+	if _, _, err := readFrame(strings.NewReader("o\xff\xff\xff\xff")); err == nil {
+		t.Fatal("oversized frame accepted")
+	}
+}
+
+func TestStatStartTime(t *testing.T) {
+	stat := "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 100"
+	if got := statStartTime(stat); got != "98765" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/config"
+)
+
+// startTestDaemon runs a krilld in temporary directories with the
+// binaries built by `make build` (bin/krill-shim, bin/krill-pause).
+func startTestDaemon(t *testing.T) (*grpc.ClientConn, *config.Config) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir, err := os.MkdirTemp("", "krilld-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.Root = filepath.Join(dir, "root")
+	cfg.State = filepath.Join(dir, "state")
+	cfg.Listen = "unix://" + filepath.Join(dir, "krill.sock")
+	cfg.Registry.ConfigPath = filepath.Join(dir, "certs.d")
+	cfg.CNI.ConfDir = filepath.Join(dir, "net.d")
+	repo, _ := filepath.Abs("../..")
+	cfg.Runtime.ShimPath = filepath.Join(repo, "bin", "krill-shim")
+	cfg.Runtime.PauseBinary = filepath.Join(repo, "bin", "krill-pause")
+	for _, b := range []string{cfg.Runtime.ShimPath, cfg.Runtime.PauseBinary} {
+		if _, err := os.Stat(b); err != nil {
+			t.Fatalf("%v: run `make build` first", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := start(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(cfg.Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		d.shutdown(5 * time.Second)
+		cancel()
+		os.RemoveAll(dir)
+	})
+	return conn, cfg
+}
+
+// TestMalformedRequests sends every registered RPC of both CRI services
+// an empty request (every field nil or zero) and requests naming objects
+// that do not exist. Each must come back with a clear code, never a panic
+// (Internal) or an unclassified error, and the daemon must keep serving.
+func TestMalformedRequests(t *testing.T) {
+	conn, _ := startTestDaemon(t)
+	clients := []any{runtime.NewRuntimeServiceClient(conn), runtime.NewImageServiceClient(conn)}
+	bad := map[codes.Code]bool{codes.Internal: true, codes.Unknown: true, codes.Unavailable: true}
+	// Checkpoint/restore (CRIU) is out of Krill's scope, as in containerd's CRI.
+	notBuilt := map[string]bool{"CheckpointContainer": true, "CheckpointPod": true, "RestorePod": true}
+	for _, client := range clients {
+		v := reflect.ValueOf(client)
+		for i := 0; i < v.NumMethod(); i++ {
+			m := v.Type().Method(i)
+			mt := m.Type // func(client, ctx, *Req, ...CallOption) (...)
+			reqType := mt.In(2).Elem()
+			for _, variant := range []string{"empty", "unknown-ids"} {
+				req := reflect.New(reqType)
+				if variant == "unknown-ids" {
+					setStrings(req.Elem(), "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				out := v.Method(i).Call([]reflect.Value{reflect.ValueOf(ctx), req})
+				errV := out[len(out)-1]
+				var err error
+				if !errV.IsNil() {
+					err = errV.Interface().(error)
+				}
+				if m.Name == "GetContainerEvents" && err == nil {
+					// A stream opens fine; cancel it.
+					cancel()
+					continue
+				}
+				cancel()
+				code := status.Code(err)
+				if bad[code] {
+					t.Errorf("%s(%s): code %s: %v", m.Name, variant, code, err)
+				}
+				if code == codes.Unimplemented && !notBuilt[m.Name] {
+					t.Errorf("%s is not implemented", m.Name)
+				}
+			}
+		}
+	}
+	// Still alive and answering.
+	if _, err := runtime.NewRuntimeServiceClient(conn).Version(context.Background(), &runtime.VersionRequest{}); err != nil {
+		t.Fatalf("daemon died: %v", err)
+	}
+}
+
+// setStrings fills every string field of a request that names an object
+// (IDs, image references) with s, recursing into nested messages.
+func setStrings(v reflect.Value, s string) {
+	for i := 0; i < v.NumField(); i++ {
+		f, ft := v.Field(i), v.Type().Field(i)
+		if !ft.IsExported() {
+			continue
+		}
+		switch {
+		case f.Kind() == reflect.String && (strings.HasSuffix(ft.Name, "Id") || ft.Name == "Image"):
+			f.SetString(s)
+		case f.Kind() == reflect.Ptr && f.Type().Elem().Kind() == reflect.Struct && strings.Contains(ft.Name, "Image"):
+			f.Set(reflect.New(f.Type().Elem()))
+			setStrings(f.Elem(), s)
+		}
+	}
+}
+
+func TestSecondDaemonRefused(t *testing.T) {
+	_, cfg := startTestDaemon(t)
+	_, err := takeLock(filepath.Join(cfg.State, "krilld.lock"))
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second lock: %v", err)
+	}
+}
+
+func TestCheckReportsHost(t *testing.T) {
+	var b strings.Builder
+	cfg := config.Defaults()
+	check(cfg, &b)
+	for _, want := range []string{"runc", "cni plugins", "cgroups", "overlayfs", "capabilities"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
