@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
@@ -150,6 +151,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		LogPath:     logPath,
 		Resources:   cfg.GetLinux().GetResources(),
 		CgroupsPath: cgroupsPath,
+		User:        containerUser(s.Process.User),
 		Bundle:      bundle,
 	}
 	if err := m.Containers.Put(c); err != nil {
@@ -183,4 +185,14 @@ func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.N
 		}
 	}
 	return ns
+}
+
+// containerUser is the resolved identity ContainerStatus reports (critest's
+// supplemental-groups specs read it).
+func containerUser(u specs.User) *runtime.ContainerUser {
+	lu := &runtime.LinuxContainerUser{Uid: int64(u.UID), Gid: int64(u.GID)}
+	for _, g := range u.AdditionalGids {
+		lu.SupplementalGroups = append(lu.SupplementalGroups, int64(g))
+	}
+	return &runtime.ContainerUser{Linux: lu}
 }

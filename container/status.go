@@ -47,6 +47,7 @@ func toStatus(c store.Container) *runtime.ContainerStatus {
 		Annotations: c.Config.GetAnnotations(),
 		Mounts:      c.Config.GetMounts(),
 		LogPath:     c.LogPath,
+		User:        c.User,
 	}
 	if c.Resources != nil {
 		st.Resources = &runtime.ContainerResources{Linux: c.Resources}

@@ -24,7 +24,15 @@ func (s *Server) Status(ctx context.Context, r *runtime.StatusRequest) (*runtime
 	resp := &runtime.StatusResponse{Status: &runtime.RuntimeStatus{Conditions: []*runtime.RuntimeCondition{
 		{Type: runtime.RuntimeReady, Status: true},
 		{Type: runtime.NetworkReady, Status: netReady, Reason: reason, Message: msg},
-	}}}
+	}},
+		// runc 1.1 mounts "rro"; it has no idmapped mounts, so no user
+		// namespaces. "" is the default handler.
+		RuntimeHandlers: []*runtime.RuntimeHandler{{
+			Name:     "",
+			Features: &runtime.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: false},
+		}},
+		Features: &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
+	}
 	if r.GetVerbose() {
 		resp.Info = map[string]string{"config": s.configJSON()}
 	}

@@ -192,3 +192,48 @@ func TestMirrorKeepsUpstreamName(t *testing.T) {
 		t.Errorf("Get(busybox:latest) = %v, %v", got, err)
 	}
 }
+
+func TestTokenAuthRegistry(t *testing.T) {
+	ts := testregistry.StartTokenServer(t, map[string]string{"carol": "tok-pass-1"})
+	ts.AddRefreshToken("refresh-abc-123", "carol")
+	reg := testregistry.Start(t, testregistry.Options{Token: ts})
+	built := reg.Push(t, "tok/app", "1", smallImage("token"))
+	ref := reg.Ref("tok/app:1")
+
+	for _, tc := range []struct {
+		name string
+		auth *runtime.AuthConfig
+		ok   bool
+	}{
+		{"password via token server", &runtime.AuthConfig{Username: "carol", Password: "tok-pass-1"}, true},
+		{"identity token", &runtime.AuthConfig{IdentityToken: "refresh-abc-123"}, true},
+		{"registry token", &runtime.AuthConfig{RegistryToken: ts.Issue("tok/app", "pull")}, true},
+		{"registry token for another server", &runtime.AuthConfig{RegistryToken: ts.Issue("tok/app", "pull"), ServerAddress: "elsewhere.example"}, false},
+		{"registry token for another repo", &runtime.AuthConfig{RegistryToken: ts.Issue("other/repo", "pull")}, false},
+		{"wrong identity token", &runtime.AuthConfig{IdentityToken: "refresh-wrong-999"}, false},
+		{"wrong password", &runtime.AuthConfig{Username: "carol", Password: "bad-pass-777"}, false},
+		{"anonymous", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newService(t, nil)
+			img, err := s.Pull(context.Background(), ref, tc.auth)
+			if tc.ok {
+				if err != nil || img.ID != built.ID() {
+					t.Fatalf("Pull = %v, %v", img, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("pull succeeded")
+			}
+			if !errdefs.IsUnauthorized(err) && !errdefs.IsPermissionDenied(err) {
+				t.Errorf("err = %v; want Unauthenticated or PermissionDenied", err)
+			}
+			for _, secret := range []string{"refresh-wrong-999", "bad-pass-777", "tok-pass-1"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error reveals a secret: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -37,10 +37,7 @@ func benchPull(b *testing.B, layers, layerSize int) {
 	ref := reg.Ref("bench:1")
 	reg.Push(b, "bench", "1", img)
 	img = nil
-	dir := b.TempDir()
-	os.MkdirAll(dir+"/"+reg.Host, 0o755)
-	os.WriteFile(dir+"/"+reg.Host+"/hosts.toml", []byte("server = \"http://"+reg.Host+"\"\n"), 0o644)
-	s := newService(b, func(c *Config) { if os.Getenv("PLAIN") != "" { c.RegistryConfigPath = dir } })
+	s := newService(b, nil)
 	ctx := context.Background()
 
 	// Forget the test's own copy of the image before measuring memory.

@@ -93,8 +93,17 @@ func (c *credentials) fingerprint() string {
 func (c *credentials) hosts(opts dockerconfig.HostOptions) docker.RegistryHosts {
 	opts.Credentials = c.forHost
 	inner := dockerconfig.ConfigureHosts(context.Background(), opts)
+	// A registry on localhost without a hosts.toml is spoken to in plain
+	// HTTP straight away, as containerd's CRI does. (The library default
+	// would try HTTPS with verification off first, then fall back.)
+	opts.DefaultScheme = "http"
+	local := dockerconfig.ConfigureHosts(context.Background(), opts)
 	return func(host string) ([]docker.RegistryHost, error) {
-		hs, err := inner(host)
+		configure := inner
+		if docker.IsLocalhost(host) {
+			configure = local
+		}
+		hs, err := configure(host)
 		if err != nil {
 			return nil, fmt.Errorf("registry configuration for %s: %w", host, err)
 		}

@@ -97,9 +97,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 		}),
 	})
 
-	t0 := time.Now()
 	name, desc, err := resolver.Resolve(ctx, named.String())
-	log.Info("TIMING resolve", "d", time.Since(t0))
 	if err != nil {
 		return "", s.pullError(ctx, named, "resolve", err)
 	}
@@ -111,10 +109,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 		return "", fmt.Errorf("pull %s: docker schema 1 images are not supported: %w", named, errdefs.ErrNotImplemented)
 	}
 
-	t0 = time.Now()
-	err = s.fetchAndUnpack(ctx, desc, remotes.FetchHandler(s.content, fetcher))
-	log.Info("TIMING fetchunpack", "d", time.Since(t0))
-	if err != nil {
+	if err := s.fetchAndUnpack(ctx, desc, remotes.FetchHandler(s.content, fetcher)); err != nil {
 		return "", s.pullError(ctx, named, "fetch and unpack", err)
 	}
 
@@ -124,8 +119,6 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 	}
 	id := cfg.String()
 
-	t0 = time.Now()
-	defer func() { log.Info("TIMING records", "d", time.Since(t0)) }()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, tagged := named.(reference.Tagged); tagged {

@@ -238,6 +238,13 @@ func TestConcurrentPullsFetchOnce(t *testing.T) {
 	if c := proxy.Count("HEAD", "/manifests/1") + proxy.Count("GET", "/manifests/1"); c != 1 {
 		t.Errorf("manifest resolved %d times; want 1", c)
 	}
+	// A later pull of an image already here only re-resolves the tag.
+	if _, err := s.Pull(context.Background(), proxy.Ref("conc:1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := proxy.Count("GET", "/blobs/"); c != len(built.Layers)+1 {
+		t.Errorf("re-pull fetched blobs again: %d blob GETs in all", c)
+	}
 }
 
 func TestMultipleTagsAndRemove(t *testing.T) {

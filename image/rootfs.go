@@ -28,6 +28,10 @@ func (s *Service) PrepareRootfs(ctx context.Context, key, imageID string, readon
 		return nil, fmt.Errorf("rootfs key is empty: %w", errdefs.ErrInvalidArgument)
 	}
 	ctx = s.ns(ctx)
+	// Held so a concurrent Remove's garbage collection cannot take the
+	// layers between finding the image and pinning them with the snapshot.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	img, err := s.Get(ctx, imageID)
 	if err != nil {
 		return nil, fmt.Errorf("rootfs %s: %w", key, err)

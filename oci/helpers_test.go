@@ -74,7 +74,10 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	testShim = filepath.Join(tmp, "krill-shim")
-	build := exec.Command("go", "build", "-o", testShim, "github.com/krill-runtime/krill/cmd/krill-shim")
+	// KRILL_SHIM_BUILD_FLAGS=-race (with GORACE=log_path=...) checks the
+	// shim itself for races under these tests.
+	args := append([]string{"build"}, strings.Fields(os.Getenv("KRILL_SHIM_BUILD_FLAGS"))...)
+	build := exec.Command("go", append(args, "-o", testShim, "github.com/krill-runtime/krill/cmd/krill-shim")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build shim: %v\n%s", err, out)
 		return 1
@@ -259,6 +262,8 @@ func readLog(t testing.TB, path string) []logLine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shim may be writing the last line right now: only complete lines.
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
 	var lines []logLine
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -28,8 +28,8 @@ type Config struct {
 
 // CreateOpts describes a container to create under a shim.
 type CreateOpts struct {
-	ID, Bundle string
-	LogPath    string // CRI log file; "" discards output
+	ID, Bundle            string
+	LogPath               string // CRI log file; "" discards output
 	Stdin, StdinOnce, TTY bool
 }
 
@@ -133,7 +133,15 @@ func (r *Runtime) RunDetached(ctx context.Context, id, bundle string) (int, erro
 	if err := checkID(id); err != nil {
 		return 0, err
 	}
+	if _, err := r.runc.State(ctx, id); err == nil {
+		return 0, fmt.Errorf("run container %s: %w", id, errdefs.ErrAlreadyExists)
+	}
+	// A stale exit file from an earlier container with this id would make
+	// the new one look exited.
 	dir := r.shimDir(id)
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, fmt.Errorf("run container %s: %w", id, err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("run container %s: %w", id, err)
 	}
@@ -150,6 +158,8 @@ func (r *Runtime) RunDetached(ctx context.Context, id, bundle string) (int, erro
 		if msg := runcLogErrors(rr.Log); msg != "" {
 			err = errors.New(msg)
 		}
+		r.runc.Delete(context.WithoutCancel(ctx), id, &runc.DeleteOpts{Force: true})
+		os.RemoveAll(dir)
 		return 0, runcError("run", id, err)
 	}
 	pid, err := readPidFile(pidFile)

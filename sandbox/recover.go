@@ -7,6 +7,7 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/store"
 )
 
@@ -14,24 +15,33 @@ import (
 // restart. Assumptions, in order:
 //   - a pod record is written last in Run, so a record means the pod was
 //     complete once; its pause may have died since (then it is NOTREADY);
-//   - a pod directory without a record is a Run that crashed half-way: its
+//   - a pod directory or netns file without a record is a Run that crashed
+//     half-way (the netns is made first, the files next): its network,
 //     pause container, rootfs, files and netns are removed.
 func (m *Manager) Recover(ctx context.Context) {
 	for _, p := range m.Pods.List() {
 		m.refresh(p)
 	}
-	entries, err := os.ReadDir(m.StateDir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if _, err := m.Pods.Get(e.Name()); err == nil || len(e.Name()) != 64 {
-			continue
+	orphans := map[string]bool{}
+	for _, dir := range []string{m.StateDir, m.NetnsDir} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if _, err := m.Pods.Get(e.Name()); err != nil && len(e.Name()) == 64 {
+				orphans[e.Name()] = true
+			}
 		}
-		m.Log.Warn("removing half-created pod", "pod", e.Name())
-		orphan := store.Pod{ID: e.Name(), Config: &runtime.PodSandboxConfig{}}
+	}
+	for id := range orphans {
+		m.Log.Warn("removing half-created pod", "pod", id)
+		orphan := store.Pod{ID: id, Config: &runtime.PodSandboxConfig{}}
 		m.removePause(ctx, orphan)
-		m.removePodFiles(e.Name())
-		m.Network.RemoveNetNS(filepath.Join(m.NetnsDir, e.Name()))
+		m.removePodFiles(id)
+		// CNI may have run already: DEL from libcni's cache releases the
+		// IP and port rules even without the netns.
+		netns := filepath.Join(m.NetnsDir, id)
+		if err := m.Network.Teardown(ctx, network.PodNetwork{ID: id, NetNS: netns}); err != nil {
+			m.Log.Warn("tear down network of half-created pod", "pod", id, "err", err)
+		}
+		m.Network.RemoveNetNS(netns)
 	}
 }

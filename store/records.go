@@ -49,7 +49,9 @@ type Container struct {
 	// Resources are the limits in force (after UpdateContainerResources).
 	Resources   *runtime.LinuxContainerResources `json:"resources,omitempty"`
 	CgroupsPath string                           `json:"cgroups_path"`
-	Bundle      string                           `json:"bundle"`
+	// User is the identity the process runs as, resolved at create.
+	User   *runtime.ContainerUser `json:"user,omitempty"`
+	Bundle string                 `json:"bundle"`
 }
 
 // Key implements Record.

@@ -26,6 +26,11 @@
 //	krill-shim -id ID -bundle DIR -runc PATH -root DIR -dir SHIMDIR
 //	           [-log FILE] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
 //
+// Environment: krilld sets GOMAXPROCS=1 and GOGC=25 (read by the Go runtime
+// before main; neither is passed on to runc). KRILL_SHIM_TRIM_INTERVAL
+// (default 30s, 0 = off) sets how often the shim drops the resident pages of
+// its own binary (trim.go).
+//
 // File descriptor 3 is the sync pipe. The shim writes exactly one line to it
 // and closes it: "ok <container pid>\n" once `runc create` succeeded, or
 // "error <text>\n". runc runs with "--log SHIMDIR/runc.log --log-format json"

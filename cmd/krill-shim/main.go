@@ -36,12 +36,12 @@ type shim struct {
 	clientsClosed bool
 
 	initPid    int
-	initReaped bool // only touched by reap()
+	initReaped bool          // only touched by reap()
 	outputDone chan struct{} // closed when all output streams reached EOF
-	exited   chan struct{} // closed once the exit file is written
-	exitJSON []byte
-	acked    chan struct{} // closed on the first "ack"
-	ackOnce  sync.Once
+	exited     chan struct{} // closed once the exit file is written
+	exitJSON   []byte
+	acked      chan struct{} // closed on the first "ack"
+	ackOnce    sync.Once
 }
 
 func main() {
@@ -71,6 +71,7 @@ func main() {
 	}
 	trimText()
 	// From here on the goroutines do the work; finish() ends the process.
+	trimLoop()
 	select {}
 }
 

@@ -4,9 +4,32 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// trimLoop trims again every interval (KRILL_SHIM_TRIM_INTERVAL, default
+// 30s, "0" disables): bursts of output or attach traffic fault in code that
+// an idle shim does not need. Re-faulting the steady state's few pages costs
+// well under a millisecond.
+func trimLoop() {
+	every := 30 * time.Second
+	if v := os.Getenv("KRILL_SHIM_TRIM_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return
+		}
+		every = d
+	}
+	if every <= 0 {
+		return
+	}
+	for {
+		time.Sleep(every)
+		trimText()
+	}
+}
 
 // trimText drops the shim's resident code and read-only data pages and marks
 // them for random access. Go binaries are large, and page faults map up to

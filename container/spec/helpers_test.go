@@ -32,7 +32,7 @@ sys:x:3:
 )
 
 // writeRootfs makes a rootfs with the given /etc files (name -> content).
-func writeRootfs(t *testing.T, files map[string]string) string {
+func writeRootfs(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for name, content := range files {
@@ -47,13 +47,13 @@ func writeRootfs(t *testing.T, files map[string]string) string {
 	return root
 }
 
-func userRootfs(t *testing.T) string {
+func userRootfs(t testing.TB) string {
 	return writeRootfs(t, map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup})
 }
 
 // fakeCaps makes "all capabilities" the host's known set minus
 // CAP_SYS_RESOURCE, like this machine's root, for the test's duration.
-func fakeCaps(t *testing.T) []string {
+func fakeCaps(t testing.TB) []string {
 	t.Helper()
 	all := slices.DeleteFunc(slices.Clone(cap.Known()), func(c string) bool { return c == "CAP_SYS_RESOURCE" })
 	old := currentCapabilities
@@ -63,7 +63,7 @@ func fakeCaps(t *testing.T) []string {
 }
 
 // podInput is a minimal valid Input for a container of a normal pod.
-func podInput(t *testing.T) Input {
+func podInput(t testing.TB) Input {
 	t.Helper()
 	fakeCaps(t)
 	return Input{

@@ -168,7 +168,7 @@ func TestGenerateSandboxProcess(t *testing.T) {
 		{name: "RunAsGroup without user", image: ocispec.ImageConfig{Entrypoint: []string{"/pause"}}, sc: &runtime.LinuxSandboxSecurityContext{RunAsGroup: int64p(5)}, wantErr: errdefs.ErrInvalidArgument},
 		{name: "named user missing from the image", image: ocispec.ImageConfig{Entrypoint: []string{"/pause"}, User: "nobody"}, wantErr: errdefs.ErrNotFound},
 		{name: "daemon oom score wins", image: ocispec.ImageConfig{Entrypoint: []string{"/pause"}}, daemonOOM: -500, wantArgs: []string{"/pause"}, wantGIDs: []uint32{0}, wantOOM: -500},
-		{name: "root daemon at 0", image: ocispec.ImageConfig{Entrypoint: []string{"/pause"}}, daemonOOM: 1, wantArgs: []string{"/pause"}, wantGIDs: []uint32{0}, wantOOM: 1},
+		{name: "daemon at 1 wins too", image: ocispec.ImageConfig{Entrypoint: []string{"/pause"}}, daemonOOM: 1, wantArgs: []string{"/pause"}, wantGIDs: []uint32{0}, wantOOM: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := sandboxInput(t)

@@ -84,9 +84,10 @@ func Generate(in Input) (*specs.Spec, error) {
 }
 
 // generate builds the spec in the order a reader would explain it: what
-// runs, as whom, where (namespaces, mounts), with which privileges, and the
-// bookkeeping (devices, OOM score, annotations) last. Seccomp must come
-// after capabilities: the default profile allows syscalls per capability.
+// runs, as whom, in which namespaces, with which privileges and devices,
+// then the mounts and the bookkeeping (OOM score, annotations). Seccomp
+// must come after capabilities: the default profile allows syscalls per
+// capability.
 func generate(in Input) (*specs.Spec, error) {
 	sc := in.Config.GetLinux().GetSecurityContext()
 	privileged := sc.GetPrivileged()
@@ -136,15 +137,12 @@ func generate(in Input) (*specs.Spec, error) {
 	}
 	s.Process.User = u
 
-	// Where: namespaces and mounts.
+	// Where: namespaces (mounts last, below).
 	ns, err := containerNamespaces(in)
 	if err != nil {
 		return nil, err
 	}
 	s.Linux.Namespaces = ns
-	if err := containerMounts(s, in, privileged); err != nil {
-		return nil, err
-	}
 
 	// With which privileges.
 	s.Process.NoNewPrivileges = sc.GetNoNewPrivs()
@@ -179,6 +177,12 @@ func generate(in Input) (*specs.Spec, error) {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	}
 	if err := addDevices(s, in.Config.GetDevices()); err != nil {
+		return nil, err
+	}
+
+	// Mounts last: a missing CRI mount source is created on the host, so
+	// every other check must have passed first.
+	if err := containerMounts(s, in, privileged); err != nil {
 		return nil, err
 	}
 

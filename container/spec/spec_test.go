@@ -606,3 +606,19 @@ func fakeMounts(t *testing.T, optional string) {
 	}
 	t.Cleanup(func() { lookupMount = old })
 }
+
+// BenchmarkGenerate measures a typical kubelet container: user lookup in
+// /etc/passwd and /etc/group, mounts and the runtime default seccomp
+// profile.
+func BenchmarkGenerate(b *testing.B) {
+	in := podInput(b)
+	sc := securityContext(&in)
+	sc.RunAsUser = int64p(1000)
+	sc.Seccomp = &runtime.SecurityProfile{}
+	in.Config.Mounts = []*runtime.Mount{{ContainerPath: "/data", HostPath: b.TempDir(), Readonly: true}}
+	for b.Loop() {
+		if _, err := Generate(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -66,7 +66,9 @@ fi
 
 mkdir -p "$out"
 rm -f "$out"/*.log "$out/junit.xml"
-tmp="$(mktemp -d /tmp/krill-critest.XXXXXX)"
+# Short on purpose: krilld puts unix sockets at <state>/shims/<64-hex id>/*.sock,
+# which must fit in 107 bytes.
+tmp="$(mktemp -d /tmp/kc.XXXXXX)"
 sock="$tmp/krill.sock"
 krilld_pid=""
 registry_pid=""

@@ -24,7 +24,7 @@ var envSeq atomic.Int32
 
 // env is one krilld with its own directories, bridge and registry.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	bridge  string
 	cfgFile string
@@ -37,7 +37,7 @@ type env struct {
 	image   string // busybox test image reference in reg
 }
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	r, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func repoRoot(t *testing.T) string {
 }
 
 // newEnv starts a registry with the test image and a krilld.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -200,7 +200,7 @@ func tail(s string, n int) string {
 // busyboxImage is a one-layer image from Debian's busybox-static with the
 // applets linked in /bin and a tiny static helper that creates a SysV
 // shared memory segment (busybox-static has no ipcmk).
-func busyboxImage(t *testing.T) *testregistry.Image {
+func busyboxImage(t testing.TB) *testregistry.Image {
 	t.Helper()
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
@@ -228,7 +228,7 @@ func busyboxImage(t *testing.T) *testregistry.Image {
 	}
 }
 
-func shmHelper(t *testing.T) []byte {
+func shmHelper(t testing.TB) []byte {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "shm.c")
 	os.WriteFile(src, []byte(`#include <stdio.h>

@@ -75,6 +75,8 @@ tmp="$(mktemp -d /tmp/krill-kubelet.XXXXXX)"
 sock="$tmp/krill.sock"
 kroot="$tmp/kubelet"
 krilld_pid="" kubelet_pid="" registry_pid="" private_pid=""
+varlog_existed=""
+[[ -d /var/log/containers ]] && varlog_existed=1
 declare -A saved_sysctl=()
 for s in "${SYSCTLS[@]}"; do
 	saved_sysctl[$s]="$(sysctl -n "$s" 2>/dev/null || true)"
@@ -118,11 +120,10 @@ cleanup() {
 		[[ -L "$l" ]] || continue
 		[[ "$(readlink "$l")" == "$tmp/"* ]] && rm -f "$l"
 	done
-	rmdir /var/log/containers 2>/dev/null
-	local f
-	for f in krilld.log kubelet.log registry/registry.log private/registry.log; do
-		[[ -f "$tmp/$f" ]] && cp -f "$tmp/$f" "$out/$(basename "$(dirname "$f")" | sed 's/^\.$//;s/^tmp.*//')${f##*/}"
-	done
+	[[ -n "$varlog_existed" ]] || rmdir /var/log/containers 2>/dev/null
+	cp -f "$tmp/krilld.log" "$tmp/kubelet.log" "$out/" 2>/dev/null
+	cp -f "$tmp/registry/registry.log" "$out/registry.log" 2>/dev/null
+	cp -f "$tmp/private/registry.log" "$out/private-registry.log" 2>/dev/null
 	rm -rf --one-file-system "$tmp"
 	exit "$rc"
 }
@@ -377,6 +378,9 @@ fi
 
 # ---------------------------------------------------------------- helpers for scenarios
 
+# From here on a failed check is a FAIL line, never the end of the run.
+set +e
+
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "PASS: $1${2:+ ($2)}"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1: $2"; }
@@ -416,6 +420,8 @@ running() { q "$1" "$2" '.state.running != null' | grep -qx true; }
 ctr_id() { cri ps -q --state Running --name "^$2\$" --label "io.kubernetes.pod.name=$1-$NODE" | head -n1; }
 # logfile NAME CONTAINER [ATTEMPT]: the CRI log file kubelet asked for.
 logfile() { ls "$podlogs"/default_"$1-$NODE"_*/"$2/${3:-0}.log" 2>/dev/null | head -n1; }
+# no_containers NAME: the runtime runs no container of pod NAME.
+no_containers() { [[ -z "$(cri ps -q --label "io.kubernetes.pod.name=$1-$NODE")" ]]; }
 # why NAME CONTAINER: the status kubelet reports, for a failure message.
 why() { cst "$1" "$2" | jq -c '{state, lastState, restartCount, ready}' 2>/dev/null | head -c 400; }
 
@@ -438,7 +444,7 @@ if ! wait_until 120 running warmup lat; then
 	fail "warm-up pod" "not running after 120 s: $(why warmup lat); pod: $(podj warmup | jq -c .status | head -c 400)"
 else
 	undrop warmup
-	wait_until 30 bash -c "[[ -z \"\$($crictl --runtime-endpoint unix://$sock ps -q --label io.kubernetes.pod.name=warmup-$NODE)\" ]]" || true
+	wait_until 30 no_containers warmup || true
 	for i in 1 2 3 4 5; do
 		latency_pod "latency-$i" >"$tmp/staging/latency-$i.yaml"
 		t0=$(date +%s%N)
@@ -454,7 +460,7 @@ else
 		t1=$(date +%s%N)
 		[[ -n "$ok" ]] && lat_ms+=($(( (t1 - t0) / 1000000 )))
 		undrop "latency-$i"
-		wait_until 30 bash -c "[[ -z \"\$($crictl --runtime-endpoint unix://$sock ps -q --label io.kubernetes.pod.name=latency-$i-$NODE)\" ]]" || true
+		wait_until 30 no_containers "latency-$i" || true
 	done
 	if [[ ${#lat_ms[@]} -eq 5 ]]; then
 		median="$(printf '%s\n' "${lat_ms[@]}" | sort -n | sed -n 3p)"
@@ -468,3 +474,398 @@ fi
 # ---------------------------------------------------------------- drop the scenario pods
 
 # Most scenarios only wait on their own pods, so they all start together.
+# The private-image and pull-policy scenarios change registry and image
+# store state, so they run last, one step at a time.
+
+EMPTYDIR_MSG="written-by-writer-$RANDOM"
+LOOP="trap 'exit 0' TERM; while :; do sleep 1; done"
+
+pod localhost <<EOF | drop localhost
+  - name: server
+    image: $BUSYBOX
+    command: ["sh", "-c", "mkdir -p /www && echo hello-from-server >/www/index.html && exec httpd -f -p 8080 -h /www"]
+  - name: client
+    image: $BUSYBOX
+    command: ["sh", "-c", "while :; do echo \"got: \$(timeout 2 wget -q -O - http://127.0.0.1:8080/index.html)\"; sleep 1; done"]
+EOF
+
+pod emptydir "  volumes:
+  - name: shared
+    emptyDir: {}" <<EOF | drop emptydir
+  - name: writer
+    image: $BUSYBOX
+    command: ["sh", "-c", "echo $EMPTYDIR_MSG >/data/msg.tmp && mv /data/msg.tmp /data/msg && $LOOP"]
+    volumeMounts: [{name: shared, mountPath: /data}]
+  - name: reader
+    image: $BUSYBOX
+    command: ["sh", "-c", "until [ -f /shared/msg ]; do sleep 0.2; done; echo \"read: \$(cat /shared/msg)\"; $LOOP"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+EOF
+
+pod resources <<EOF | drop resources
+  - name: c
+    image: $BUSYBOX
+    command: ["sh", "-c", "$LOOP"]
+    resources:
+      requests: {cpu: 250m, memory: 64Mi}
+      limits: {cpu: 500m, memory: 128Mi}
+EOF
+
+for policy in Always OnFailure Never; do
+	for code in 0 1; do
+		name="restart-$(tr 'A-Z' 'a-z' <<<"$policy")-$code"
+		pod "$name" "  restartPolicy: $policy" <<EOF | drop "$name"
+  - name: c
+    image: $BUSYBOX
+    command: ["sh", "-c", "sleep 1; exit $code"]
+EOF
+	done
+done
+
+pod liveness <<EOF | drop liveness
+  - name: c
+    image: $BUSYBOX
+    command: ["sh", "-c", "touch /tmp/healthy; sleep 4; rm -f /tmp/healthy; sleep 3600"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/healthy"]}
+      periodSeconds: 1
+      failureThreshold: 2
+EOF
+
+web() { echo "[\"sh\", \"-c\", \"mkdir -p /www && echo ok >/www/index.html && exec httpd -f -p $1 -h /www\"]"; }
+pod probes <<EOF | drop probes
+  - name: http
+    image: $BUSYBOX
+    command: $(web 8080)
+    readinessProbe:
+      httpGet: {path: /index.html, port: 8080}
+      periodSeconds: 1
+  - name: tcp
+    image: $BUSYBOX
+    command: $(web 9090)
+    readinessProbe:
+      tcpSocket: {port: 9090}
+      periodSeconds: 1
+    livenessProbe:
+      tcpSocket: {port: 9090}
+      periodSeconds: 1
+      failureThreshold: 1
+EOF
+# Negative twins: an HTTP probe answered 404, a TCP probe to a closed port.
+pod probes-fail <<EOF | drop probes-fail
+  - name: http
+    image: $BUSYBOX
+    command: $(web 8080)
+    readinessProbe:
+      httpGet: {path: /missing, port: 8080}
+      periodSeconds: 1
+  - name: tcp
+    image: $BUSYBOX
+    command: $(web 9090)
+    readinessProbe:
+      tcpSocket: {port: 9091}
+      periodSeconds: 1
+EOF
+
+pod logs <<EOF | drop logs
+  - name: main
+    image: $BUSYBOX
+    command: ["sh", "-c", "for i in 1 2 3 4 5; do echo log-line-\$i; done; echo err-line >&2; $LOOP"]
+EOF
+
+# ~5 KB/s of numbered lines against containerLogMaxSize 8Ki and a 3 s
+# monitor interval: kubelet rotates every few seconds.
+pod logrotate <<EOF | drop logrotate
+  - name: writer
+    image: $BUSYBOX
+    command: ["sh", "-c", "trap 'exit 0' TERM; p=\$(printf '%080d' 0); i=0; while :; do i=\$((i+1)); echo rot-line-\$i \$p; sleep 0.02; done"]
+EOF
+
+# ---------------------------------------------------------------- checks
+
+if curl -sf "http://127.0.0.1:$hport/healthz" | grep -qx ok && curl -skf "$KAPI/healthz" | grep -qx ok; then
+	pass "kubelet healthz" "read-only and authenticated ports"
+else
+	fail "kubelet healthz" "not ok"
+fi
+
+# -- two containers, one network namespace
+client_got() { grep -q 'got: hello-from-server' "$(logfile localhost client)"; }
+if wait_until 60 client_got; then
+	pass "two containers over localhost" "client fetched server's page from 127.0.0.1:8080"
+else
+	fail "two containers over localhost" "client log has no 'got: hello-from-server'; server: $(why localhost server); client: $(why localhost client); log: $(tail -n 2 "$(logfile localhost client)" 2>/dev/null)"
+fi
+
+# -- emptyDir shared by two containers
+reader_has_msg() { grep -q "read: $EMPTYDIR_MSG" "$(logfile emptydir reader)"; }
+if wait_until 60 reader_has_msg; then
+	hostfile="$(ls "$kroot"/pods/*/volumes/kubernetes.io~empty-dir/shared/msg 2>/dev/null | head -n1)"
+	if [[ -n "$hostfile" ]] && grep -qx "$EMPTYDIR_MSG" "$hostfile"; then
+		pass "emptyDir shared" "reader read writer's file; it lives in kubelet's emptyDir on the host"
+	else
+		fail "emptyDir shared" "reader saw the message but no msg file under $kroot/pods/*/volumes/kubernetes.io~empty-dir/shared"
+	fi
+else
+	fail "emptyDir shared" "reader never printed the message: writer $(why emptydir writer); reader $(why emptydir reader)"
+fi
+
+# -- requests/limits in the cgroup files
+check_resources() {
+	local id pid path mem quota period shares
+	wait_until 60 running resources c || { echo "container not running: $(why resources c)"; return 1; }
+	id="$(ctr_id resources c)"
+	pid="$(cri inspect "$id" | jq -r '.info.pid // empty')"
+	[[ "$pid" =~ ^[1-9][0-9]*$ ]] || { echo "crictl inspect $id gives no pid"; return 1; }
+	path="$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup")"
+	[[ "$path" == "/$CGROOT/kubepods/burstable/pod"*/* ]] ||
+		{ echo "container's memory cgroup $path is not under /$CGROOT/kubepods/burstable/pod<uid>/"; return 1; }
+	mem="$(cat "/sys/fs/cgroup/memory$path/memory.limit_in_bytes")"
+	quota="$(cat "/sys/fs/cgroup/cpu$path/cpu.cfs_quota_us" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$path/cpu.cfs_quota_us")"
+	period="$(cat "/sys/fs/cgroup/cpu$path/cpu.cfs_period_us" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$path/cpu.cfs_period_us")"
+	shares="$(cat "/sys/fs/cgroup/cpu$path/cpu.shares" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$path/cpu.shares")"
+	[[ "$mem" == 134217728 && "$quota" == 50000 && "$period" == 100000 && "$shares" == 256 ]] ||
+		{ echo "$path: memory.limit_in_bytes=$mem (want 134217728) cfs_quota=$quota (50000) cfs_period=$period (100000) shares=$shares (256)"; return 1; }
+	echo "$path: memory 134217728, cfs 50000/100000, shares 256"
+}
+if msg="$(check_resources)"; then pass "requests/limits in cgroups" "$msg"; else fail "requests/limits in cgroups" "$msg"; fi
+
+# -- logs and exec
+if wait_until 60 running logs main && wait_until 10 grep -q 'stderr F err-line' "$(logfile logs main)"; then
+	f="$(logfile logs main)"
+	if grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+) stdout F log-line-3$' "$f" &&
+		[[ "$(grep -c ' stdout F log-line-' "$f")" == 5 ]]; then
+		pass "logs: CRI log file" "${f#"$tmp"/} has 5 stdout lines and the stderr line in CRI format"
+	else
+		fail "logs: CRI log file" "unexpected content of $f: $(head -c 300 "$f")"
+	fi
+	got="$(curl -skf "$KAPI/containerLogs/default/logs-$NODE/main" || true)"
+	if [[ "$(grep -c '^log-line-[1-5]$' <<<"$got")" == 5 ]] && grep -qx err-line <<<"$got"; then
+		pass "logs: kubelet /containerLogs" "kubelet read the runtime's log file back"
+	else
+		fail "logs: kubelet /containerLogs" "got: $(head -c 300 <<<"$got")"
+	fi
+	got="$(curl -skf -X POST "$KAPI/run/default/logs-$NODE/main?cmd=hostname" || true)"
+	if [[ "$got" == "logs-$NODE" ]]; then
+		pass "exec: kubelet /run (ExecSync)" "hostname in the pod = $got"
+	else
+		fail "exec: kubelet /run (ExecSync)" "want logs-$NODE, got '$(head -c 300 <<<"$got")'; kubelet: $(grep -i 'run\|exec' "$tmp/kubelet.log" | tail -n 2)"
+	fi
+	got="$("$KEXEC" "$KAPI" default "logs-$NODE" main sh -c 'echo out-$((6*7)); echo err-x >&2; exit 3' 2>"$tmp/kexec.err")"
+	rc=$?
+	if [[ "$got" == out-42 && "$rc" == 3 ]] && grep -qx err-x "$tmp/kexec.err"; then
+		pass "exec: kubelet /exec (streaming CRI Exec)" "stdout, stderr and exit code 3 came back through kubelet"
+	else
+		fail "exec: kubelet /exec (streaming CRI Exec)" "stdout '$got', exit $rc (want out-42, 3); stderr: $(head -c 300 "$tmp/kexec.err")"
+	fi
+	got="$(cri exec "$(ctr_id logs main)" sh -c 'echo $((6*7))' 2>&1 || true)"
+	if [[ "$got" == 42 ]]; then
+		pass "exec: crictl exec" "42"
+	else
+		fail "exec: crictl exec" "got '$(head -c 300 <<<"$got")'"
+	fi
+else
+	fail "logs: CRI log file" "logs pod not running or no stderr line: $(why logs main)"
+fi
+
+# -- probes
+probe_count() { # POD CONTAINER TYPE RESULT: kubelet's prober_probe_total
+	curl -sf "http://127.0.0.1:$roport/metrics/probes" |
+		awk -v p="pod=\"$1-$NODE\"" -v c="container=\"$2\"" -v t="probe_type=\"$3\"" -v r="result=\"$4\"" \
+			'index($0, p) && index($0, c) && index($0, t) && index($0, r) { n += $NF } END { print n + 0 }'
+}
+both_ready() { q probes http .ready | grep -qx true && q probes tcp .ready | grep -qx true; }
+if wait_until 60 both_ready; then
+	podready="$(podj probes | jq -r '.status.conditions[]? | select(.type == "Ready") | .status')"
+	restarts="$(podj probes | jq '[.status.containerStatuses[].restartCount] | add')"
+	if [[ "$podready" == True && "$restarts" == 0 && "$(probe_count probes tcp Liveness successful)" -gt 0 ]]; then
+		pass "probes: HTTP and TCP readiness, TCP liveness" "both containers Ready, pod Ready, no restarts"
+	else
+		fail "probes: HTTP and TCP readiness, TCP liveness" "pod Ready=$podready restarts=$restarts liveness successes=$(probe_count probes tcp Liveness successful)"
+	fi
+else
+	fail "probes: HTTP and TCP readiness, TCP liveness" "not ready within 60 s: http $(why probes http); tcp $(why probes tcp)"
+fi
+failing_probed() { (( $(probe_count probes-fail http Readiness failed) >= 3 && $(probe_count probes-fail tcp Readiness failed) >= 3 )); }
+if wait_until 60 failing_probed; then
+	hr="$(q probes-fail http .ready || true)" tr="$(q probes-fail tcp .ready || true)"
+	if [[ "$hr" == false && "$tr" == false ]] && running probes-fail http && running probes-fail tcp; then
+		pass "probes: failing HTTP (404) and TCP (closed port) readiness" "both running and not Ready"
+	else
+		fail "probes: failing HTTP (404) and TCP (closed port) readiness" "http ready=$hr tcp ready=$tr: $(why probes-fail http)"
+	fi
+else
+	fail "probes: failing HTTP (404) and TCP (closed port) readiness" "probes never failed 3 times: http $(why probes-fail http); tcp $(why probes-fail tcp)"
+fi
+
+# -- exec liveness probe failing
+live_restarted() { (( $(q liveness c .restartCount) >= 1 )); }
+if wait_until 60 live_restarted; then
+	pass "exec liveness probe failing -> restart" "restartCount $(q liveness c .restartCount), last exit $(q liveness c '.lastState.terminated.exitCode' || echo '?'), $(probe_count liveness c Liveness failed) failed probes"
+else
+	fail "exec liveness probe failing -> restart" "no restart in 60 s: $(why liveness c); failed probes: $(probe_count liveness c Liveness failed)"
+fi
+
+# -- restart policies
+# Pods that must restart first; once they have, enough time has passed for
+# the others to have restarted too, had they been (wrongly) restarted.
+restarted() { (( $(q "$1" c .restartCount) >= 1 )); }
+for name in restart-always-0 restart-always-1 restart-onfailure-1; do
+	want_code="${name##*-}"
+	if wait_until 60 restarted "$name"; then
+		last="$(cst "$name" c | jq -c '.lastState.terminated | {exitCode, reason}')"
+		if [[ "$(jq -r .exitCode <<<"$last")" == "$want_code" ]]; then
+			pass "restartPolicy: $name" "restarted (count $(q "$name" c .restartCount)), last state $last"
+		else
+			fail "restartPolicy: $name" "restarted, but last state $last (want exit code $want_code)"
+		fi
+	else
+		fail "restartPolicy: $name" "no restart within 60 s: $(why "$name" c)"
+	fi
+done
+terminal() { [[ "$(podj "$1" | jq -r .status.phase)" == "$2" ]]; }
+for spec in "restart-onfailure-0 Succeeded 0 Completed" "restart-never-0 Succeeded 0 Completed" "restart-never-1 Failed 1 Error"; do
+	read -r name phase code reason <<<"$spec"
+	if ! wait_until 60 terminal "$name" "$phase"; then
+		fail "restartPolicy: $name" "phase $(podj "$name" | jq -r .status.phase) (want $phase): $(why "$name" c)"
+		continue
+	fi
+	st="$(cst "$name" c | jq -c '{restartCount, exitCode: .state.terminated.exitCode, reason: .state.terminated.reason}')"
+	n_ctr="$(cri ps -a -q --label "io.kubernetes.pod.name=$name-$NODE" | wc -l)"
+	if [[ "$st" == "{\"restartCount\":0,\"exitCode\":$code,\"reason\":\"$reason\"}" && "$n_ctr" == 1 ]]; then
+		pass "restartPolicy: $name" "phase $phase, $st, one container in the runtime"
+	else
+		fail "restartPolicy: $name" "phase $phase but $st and $n_ctr containers in the runtime (want restartCount 0, exit $code, reason $reason, 1 container)"
+	fi
+done
+
+# -- log rotation
+rotated_files() { ls "$podlogs"/default_logrotate-"$NODE"_*/writer/0.log.* 2>/dev/null; }
+two_rotations() { [[ "$(rotated_files | wc -l)" -ge 2 ]]; }
+# line_numbers: every rot-line number in the current and rotated files.
+line_numbers() { zcat -f "$podlogs"/default_logrotate-"$NODE"_*/writer/0.log* 2>/dev/null | sed -n 's/.* stdout F rot-line-\([0-9]*\) .*/\1/p' | sort -n; }
+current_max() { sed -n 's/.* stdout F rot-line-\([0-9]*\) .*/\1/p' "$(logfile logrotate writer)" | sort -n | tail -n1; }
+check_rotation() {
+	wait_until 60 two_rotations || { echo "fewer than 2 rotated files after 60 s: $(rotated_files | xargs -rn1 basename | tr '\n' ' ') $(why logrotate writer)"; return 1; }
+	local m1 m2 nums first last count dups
+	m1="$(current_max)"
+	sleep 2
+	m2="$(current_max)"
+	[[ -n "$m1" && -n "$m2" ]] && (( m2 > m1 )) || { echo "0.log stopped growing after rotation (max line $m1 then $m2)"; return 1; }
+	# Nothing lost or doubled across the files kept: the numbers are one
+	# contiguous run (the oldest files were deleted by kubelet).
+	nums="$(line_numbers)"
+	first="$(head -n1 <<<"$nums")" last="$(tail -n1 <<<"$nums")" count="$(wc -l <<<"$nums")"
+	dups="$(uniq -d <<<"$nums" | wc -l)"
+	(( count == last - first + 1 && dups == 0 )) || { echo "lines $first..$last: $count present, $dups doubled"; return 1; }
+	echo "$(rotated_files | wc -l) rotated files kept, lines $first..$last contiguous, 0.log still growing"
+}
+if msg="$(check_rotation)" || { sleep 1; msg="$(check_rotation)"; }; then
+	pass "log rotation (ReopenContainerLog)" "$msg"
+else
+	fail "log rotation (ReopenContainerLog)" "$msg; krilld: $(grep -i reopen "$tmp/krilld.log" | tail -n 2)"
+fi
+
+# -- private image: node credentials
+pod private-ok <<EOF | drop private-ok
+  - name: c
+    image: $PRIVATE_IMAGE
+    imagePullPolicy: Always
+    command: ["sh", "-c", "$LOOP"]
+EOF
+pod private-nocreds <<EOF | drop private-nocreds
+  - name: c
+    image: $NOCREDS_IMAGE
+    imagePullPolicy: Always
+    command: ["sh", "-c", "$LOOP"]
+EOF
+if wait_until 90 running private-ok c; then
+	pass "private image with node credentials" "$PRIVATE_IMAGE pulled with $kroot/config.json"
+else
+	fail "private image with node credentials" "$(why private-ok c); krilld: $(grep -F "private/busybox" "$tmp/krilld.log" | tail -n 2)"
+fi
+pull_refused() { q private-nocreds c '.state.waiting.reason' | grep -Eqx 'ErrImagePull|ImagePullBackOff'; }
+if wait_until 60 pull_refused; then
+	msg="$(q private-nocreds c '.state.waiting.message' 2>/dev/null | head -c 200 || true)"
+	if cri images -q "$NOCREDS_IMAGE" 2>/dev/null | grep -q .; then
+		fail "private image refused without credentials" "pull failed but the image is in the store"
+	elif cri pull "$PRIVATE_IMAGE" >/dev/null 2>&1; then
+		fail "private image refused without credentials" "crictl pull $PRIVATE_IMAGE without --creds succeeded"
+	else
+		pass "private image refused without credentials" "$NOCREDS_IMAGE: $(q private-nocreds c .state.waiting.reason): $msg; crictl pull without creds refused"
+	fi
+else
+	fail "private image refused without credentials" "$(why private-nocreds c)"
+fi
+undrop private-ok
+undrop private-nocreds
+
+# -- imagePullPolicy
+policy_id() { cri inspecti "$POLICY_IMAGE" 2>/dev/null | jq -r '.status.id // empty'; }
+check_policy() {
+	local idA idB idNow
+	pod policy-a <<EOF | drop policy-a
+  - name: c
+    image: $POLICY_IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "$LOOP"]
+EOF
+	wait_until 90 running policy-a c || { echo "policy-a (IfNotPresent, first pull) not running: $(why policy-a c)"; return 1; }
+	idA="$(policy_id)"
+	[[ -n "$idA" ]] || { echo "no image $POLICY_IMAGE in the runtime after policy-a ran"; return 1; }
+	# Same tag, new content: image B.
+	"$crane" mutate --insecure --label krill-e2e=b -t "127.0.0.1:$port/krill-e2e/policy:1" \
+		"127.0.0.1:$port/krill-e2e/policy:1" >/dev/null
+	idB="$("$crane" manifest --insecure "127.0.0.1:$port/krill-e2e/policy:1" | jq -r .config.digest)"
+	[[ "$idB" != "$idA" ]] || { echo "registry image did not change ($idA)"; return 1; }
+
+	pod policy-ifnotpresent <<EOF | drop policy-ifnotpresent
+  - name: c
+    image: $POLICY_IMAGE
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "$LOOP"]
+EOF
+	wait_until 60 running policy-ifnotpresent c || { echo "IfNotPresent pod not running: $(why policy-ifnotpresent c)"; return 1; }
+	idNow="$(policy_id)"
+	[[ "$idNow" == "$idA" ]] || { echo "IfNotPresent pulled again: image is $idNow, was $idA"; return 1; }
+
+	pod policy-always <<EOF | drop policy-always
+  - name: c
+    image: $POLICY_IMAGE
+    imagePullPolicy: Always
+    command: ["sh", "-c", "$LOOP"]
+EOF
+	wait_until 60 running policy-always c || { echo "Always pod not running: $(why policy-always c)"; return 1; }
+	idNow="$(policy_id)"
+	[[ "$idNow" == "$idB" ]] || { echo "Always did not pull the new image: image is $idNow, registry has $idB"; return 1; }
+	local ia ii
+	ia="$(q policy-always c .imageID)" ii="$(q policy-ifnotpresent c .imageID)"
+	[[ "$ia" != "$ii" ]] || { echo "Always and IfNotPresent containers report the same imageID $ia"; return 1; }
+
+	pod policy-never-present <<EOF | drop policy-never-present
+  - name: c
+    image: $POLICY_IMAGE
+    imagePullPolicy: Never
+    command: ["sh", "-c", "$LOOP"]
+EOF
+	pod policy-never-missing <<EOF | drop policy-never-missing
+  - name: c
+    image: $NEVER_IMAGE
+    imagePullPolicy: Never
+    command: ["sh", "-c", "$LOOP"]
+EOF
+	wait_until 60 running policy-never-present c || { echo "Never with the image present: not running: $(why policy-never-present c)"; return 1; }
+	never_refused() { q policy-never-missing c '.state.waiting.reason' | grep -qx ErrImageNeverPull; }
+	wait_until 60 never_refused || { echo "Never with the image missing: $(why policy-never-missing c) (want ErrImageNeverPull)"; return 1; }
+	! cri images -q "$NEVER_IMAGE" 2>/dev/null | grep -q . || { echo "$NEVER_IMAGE was pulled despite Never"; return 1; }
+	echo "IfNotPresent kept ${idA:7:12}, Always pulled ${idB:7:12}, Never ran the present image and refused the missing one (ErrImageNeverPull)"
+}
+if msg="$(check_policy)"; then pass "imagePullPolicy Always/IfNotPresent/Never" "$msg"; else fail "imagePullPolicy Always/IfNotPresent/Never" "$msg"; fi
+
+# ---------------------------------------------------------------- summary
+
+if ! kill -0 "$krilld_pid" 2>/dev/null; then fail "krilld alive at the end" "krilld exited: $(tail -n 3 "$tmp/krilld.log")"; fi
+if ! kill -0 "$kubelet_pid" 2>/dev/null; then fail "kubelet alive at the end" "kubelet exited: $(tail -n 3 "$tmp/kubelet.log")"; fi
+cp -f "$tmp/krilld.log" "$tmp/kubelet.log" "$out/" 2>/dev/null || true
+echo "e2e-kubelet: $passed passed, $failed failed"
+[[ "$failed" == 0 ]]

@@ -37,6 +37,9 @@ type Options struct {
 	// TLS serves HTTPS with a certificate for 127.0.0.1 from a fresh CA
 	// (written to Registry.CAFile).
 	TLS bool
+	// Token makes the registry demand bearer tokens from this token
+	// server (instead of Users' basic auth).
+	Token *TokenServer
 	// ClientCerts additionally requires a client certificate signed by
 	// that CA (Registry.ClientCertFile/ClientKeyFile). Implies TLS.
 	ClientCerts bool
@@ -53,6 +56,7 @@ type Registry struct {
 	ClientCertFile, ClientKeyFile string // set with ClientCerts
 
 	user, password string
+	token          *TokenServer
 	client         *http.Client
 	cmd            *exec.Cmd
 	exited         chan struct{} // closed when cmd has been waited for
@@ -94,7 +98,11 @@ func Start(t testing.TB, o Options) *Registry {
 			tr.TLSClientConfig.Certificates = []tls.Certificate{pair}
 		}
 	}
-	if len(o.Users) > 0 {
+	if o.Token != nil {
+		r.token = o.Token
+		authYAML = fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n",
+			o.Token.URL, o.Token.Service, o.Token.Issuer, o.Token.certFile)
+	} else if len(o.Users) > 0 {
 		var lines []string
 		for u, p := range o.Users {
 			out, err := exec.Command("htpasswd", "-Bbn", u, p).Output()
@@ -262,7 +270,26 @@ func (r *Registry) do(method, path string, body []byte, hdr http.Header) (*http.
 	if r.user != "" {
 		req.SetBasicAuth(r.user, r.password)
 	}
+	if r.token != nil {
+		if repo := repoOf(req.URL.Path); repo != "" {
+			req.Header.Set("Authorization", "Bearer "+r.token.Issue(repo, "pull", "push"))
+		}
+	}
 	return r.client.Do(req)
+}
+
+// repoOf extracts the repository from a /v2/<repo>/(blobs|manifests)/... path.
+func repoOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	for _, sep := range []string{"/blobs/", "/manifests/"} {
+		if i := strings.Index(rest, sep); i > 0 {
+			return rest[:i]
+		}
+	}
+	return ""
 }
 
 // BlobPath is where the filesystem driver keeps blob d.
