@@ -342,7 +342,7 @@ func TestKillWait(t *testing.T) {
 func TestRestart(t *testing.T) {
 	r1, cfg := newTestRuntime(t)
 	running := testID(t)
-	logPath, _ := run(t, r1, CreateOpts{ID: running}, []string{"sh", "-c", "while true; do echo tick; sleep 0.05; done"})
+	logPath, runningPid := run(t, r1, CreateOpts{ID: running}, []string{"sh", "-c", "while true; do echo tick; sleep 0.05; done"})
 	quick := testID(t)
 	run(t, r1, CreateOpts{ID: quick}, []string{"sh", "-c", "sleep 0.2; exit 5"})
 	r1 = nil // krilld is "down": nothing on our side refers to the containers
@@ -370,6 +370,12 @@ func TestRestart(t *testing.T) {
 	}
 	if r2.Exited(running) != nil {
 		t.Fatal("running container reported exited")
+	}
+	if pid, err := r2.Pid(running); err != nil || pid != runningPid {
+		t.Fatalf("Pid after restart = %d, %v; want %d", pid, err, runningPid)
+	}
+	if _, err := r2.Pid("nosuchcontainer"); !errdefs.IsNotFound(err) {
+		t.Fatalf("Pid of unknown: %v", err)
 	}
 	waited := make(chan *Exit, 1)
 	go func() {

@@ -152,3 +152,20 @@ func ctlRequest(ctx context.Context, dir, req string) (string, error) {
 	msg, _ := strings.CutPrefix(line, "error ")
 	return "", fmt.Errorf("shim: %s: %w", msg, errdefs.ErrUnknown)
 }
+
+// Pid returns the pid of the container's init as runc reported it at
+// create/run time (init.pid), so a restarted krilld can find it again. It
+// says nothing about whether that process still runs: use Exited.
+func (r *Runtime) Pid(id string) (int, error) {
+	if err := checkID(id); err != nil {
+		return 0, err
+	}
+	pid, err := readPidFile(filepath.Join(r.shimDir(id), fileInitPid))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return 0, fmt.Errorf("container %s: %w", id, errdefs.ErrNotFound)
+		}
+		return 0, fmt.Errorf("container %s: %w", id, err)
+	}
+	return pid, nil
+}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	clog "github.com/containerd/log"
+
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/version"
 )
@@ -86,6 +88,11 @@ func run(args []string) int {
 	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
+	// containerd's libraries log through logrus; only their errors matter
+	// unless we debug (their warnings, e.g. about fsverity, are noise here).
+	if cfg.LogLevel != "debug" {
+		clog.SetLevel("error")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -44,8 +44,9 @@ SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
 bin="$here/bin"
 out="$repo_root/test/out/kubelet"
 
-log() { echo "run.sh: $*" >&2; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t_start=$(ms)
+log() { printf 'run.sh: [%5.1fs] %s\n' "$(( $(ms) - t_start ))e-3" "$*" >&2; }
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -73,6 +74,7 @@ mkdir -p "$out"
 rm -f "$out"/*.log "$out"/*.yaml "$out"/*.toml
 tmp="$(mktemp -d /tmp/krill-kubelet.XXXXXX)"
 sock="$tmp/krill.sock"
+printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "$sock" "$sock" >"$tmp/crictl.yaml"
 kroot="$tmp/kubelet"
 krilld_pid="" kubelet_pid="" registry_pid="" private_pid=""
 varlog_existed=""
@@ -90,7 +92,7 @@ cleanup() {
 	# kubelet first, or it would restart what is being removed.
 	[[ -z "$kubelet_pid" ]] || stop_pid "$kubelet_pid" kubelet
 	if [[ -n "$krilld_pid" ]] && kill -0 "$krilld_pid" 2>/dev/null; then
-		cri --timeout 60s rmp -fa >/dev/null
+		"$crictl" --config "$tmp/crictl.yaml" --timeout 60s rmp -fa >/dev/null
 		stop_pid "$krilld_pid" krilld
 	fi
 	[[ -z "$registry_pid" ]] || stop_pid "$registry_pid" registry
@@ -203,7 +205,7 @@ clean_portmap_rules() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cri() { "$crictl" --runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock" "$@"; }
+cri() { "$crictl" --config "$tmp/crictl.yaml" "$@"; }
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -257,13 +259,14 @@ printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}\n' "$pport" "$auth_b64" >"$tmp/
 PRIVATE_IMAGE="127.0.0.1:$pport/private/busybox:1.0"
 NOCREDS_IMAGE="localhost:$pport/private/busybox:1.0"
 busybox_layout="$images/out/layouts/busybox"
-DOCKER_CONFIG="$tmp/pushauth" "$crane" push --insecure "$busybox_layout" "$PRIVATE_IMAGE" >/dev/null
+DOCKER_CONFIG="$tmp/pushauth" "$crane" push --insecure "$busybox_layout" "$PRIVATE_IMAGE" >/dev/null 2>>"$tmp/crane.log"
 log "private registry on 127.0.0.1:$pport (pid $private_pid)"
 
 # policy:1 starts as busybox (image A); the pull-policy scenario later
 # replaces it with image B (same layers, one more label).
-"$crane" push --insecure "$busybox_layout" "127.0.0.1:$port/krill-e2e/policy:1" >/dev/null
-"$crane" push --insecure "$busybox_layout" "127.0.0.1:$port/krill-e2e/never:1" >/dev/null
+for r in policy:1 never:1; do
+	"$crane" push --insecure "$busybox_layout" "127.0.0.1:$port/krill-e2e/$r" >/dev/null 2>>"$tmp/crane.log"
+done
 
 # ---------------------------------------------------------------- krilld
 
@@ -815,7 +818,7 @@ EOF
 	[[ -n "$idA" ]] || { echo "no image $POLICY_IMAGE in the runtime after policy-a ran"; return 1; }
 	# Same tag, new content: image B.
 	"$crane" mutate --insecure --label krill-e2e=b -t "127.0.0.1:$port/krill-e2e/policy:1" \
-		"127.0.0.1:$port/krill-e2e/policy:1" >/dev/null
+		"127.0.0.1:$port/krill-e2e/policy:1" >/dev/null 2>>"$tmp/crane.log"
 	idB="$("$crane" manifest --insecure "127.0.0.1:$port/krill-e2e/policy:1" | jq -r .config.digest)"
 	[[ "$idB" != "$idA" ]] || { echo "registry image did not change ($idA)"; return 1; }
 
