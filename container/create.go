@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/proto"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
@@ -74,6 +75,14 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
 	undo = append(undo, func() { mount.UnmountAll(rootfs, 0) })
+
+	// Image volumes become binds of read-only snapshots. cfg is a copy:
+	// the record keeps the rewritten mounts, the caller's message is left alone.
+	cfg = proto.Clone(cfg).(*runtime.ContainerConfig)
+	undo = append(undo, func() { m.unmountImageVolumes(context.Background(), id) })
+	if err := m.mountImageVolumes(ctx, id, cfg); err != nil {
+		return "", err
+	}
 
 	// 2. The OCI spec, with limits.
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)

@@ -49,6 +49,7 @@ func (m *Manager) Recover(ctx context.Context) {
 		}
 		m.Log.Warn("removing half-created container", "container", e.Name())
 		m.Runtime.Delete(ctx, e.Name())
+		m.unmountImageVolumes(ctx, e.Name())
 		mount.UnmountAll(filepath.Join(m.StateDir, e.Name(), "rootfs"), 0)
 		m.Images.RemoveRootfs(ctx, e.Name())
 		os.RemoveAll(filepath.Join(m.StateDir, e.Name()))

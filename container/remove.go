@@ -36,6 +36,9 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := mount.UnmountAll(rootfs, 0); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("unmount rootfs of %s: %w", c.ID, err)
 	}
+	if err := m.unmountImageVolumes(ctx, c.ID); err != nil {
+		return fmt.Errorf("remove image volumes of %s: %w", c.ID, err)
+	}
 	if err := m.Images.RemoveRootfs(ctx, c.ID); err != nil {
 		return fmt.Errorf("remove rootfs of %s: %w", c.ID, err)
 	}

@@ -12,7 +12,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out_dir="${CRITEST_BIN_DIR:-$here/bin}"
 out="$out_dir/critest"
 stamp="$out.stamp"
-want="cri-tools $CRITEST_VERSION $(go env GOVERSION)"
+ldflags="-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRITEST_VERSION"
+want="cri-tools $CRITEST_VERSION $(go env GOVERSION) $ldflags"
 
 if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
 	echo "critest $CRITEST_VERSION: cached at $out" >&2
@@ -33,7 +34,7 @@ chmod -R u+w "$work"
 
 echo "critest $CRITEST_VERSION: building (a few minutes cold)" >&2
 # Module zips carry no vendor directory: dependencies come from the module proxy/cache.
-(cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" go test -c -o "$out.tmp" ./cmd/critest)
+(cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" go test -c -ldflags "$ldflags" -o "$out.tmp" ./cmd/critest)
 mv -f "$out.tmp" "$out"
 echo "$want" >"$stamp"
 echo "critest $CRITEST_VERSION: built $out" >&2

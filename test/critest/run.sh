@@ -16,8 +16,9 @@
 #      as "KNOWN-FAIL: <spec>" and do not count. Unset, it tolerates the one
 #      spec no offline run can pass (an image pinned to upstream bytes by
 #      digest); set it to "" to tolerate nothing.
-# With --benchmark, critest runs its benchmarks instead and the per-operation
-# latencies are printed from its benchmark data.
+# With --benchmark, critest runs its benchmarks instead ($CRITEST_BENCH_N
+# samples each, default 20) and the per-operation latencies (mean, median,
+# p95) are printed from its benchmark data.
 #
 # On exit everything is undone: pods removed through crictl, krilld and the
 # registry stopped by PID, mounts under the temp dir unmounted, leftover runc
@@ -157,7 +158,9 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------- registry, mirrors, CNI, config
 
 mkdir -p "$tmp/registry"
-bash "$images/serve.sh" --no-build --state "$tmp/registry" >/dev/null
+# 9>&-: the lock must not leak into the registry, krilld or its shims, or a
+# survivor would block every later run.
+bash "$images/serve.sh" --no-build --state "$tmp/registry" >/dev/null 9>&-
 registry_pid="$(cat "$tmp/registry/registry.pid")"
 port="$(cat "$tmp/registry/registry.port")"
 log "registry on 127.0.0.1:$port (pid $registry_pid)"
@@ -207,7 +210,7 @@ cp -f "$tmp/krilld.toml" "$tmp/net.d/10-krillct0.conflist" "$out/"
 
 # ---------------------------------------------------------------- krilld
 
-"$KRILLD" --config "$tmp/krilld.toml" </dev/null >"$tmp/krilld.log" 2>&1 &
+"$KRILLD" --config "$tmp/krilld.toml" </dev/null >"$tmp/krilld.log" 2>&1 9>&- &
 krilld_pid=$!
 log "krilld started (pid $krilld_pid), log: $tmp/krilld.log"
 for i in $(seq 600); do
@@ -228,11 +231,25 @@ critest_args=(--runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock"
 if [[ -n "$benchmark" ]]; then
 	rm -rf "$out/bench"
 	mkdir -p "$out/bench"
-	critest_args+=(--benchmark "--benchmarking-output-dir=$out/bench")
+	# Without a params file every lifecycle benchmark skips itself. N samples
+	# each, sequential ($CRITEST_BENCH_N, default 20).
+	n="${CRITEST_BENCH_N:-20}"
+	cat >"$out/bench-params.yaml" <<-EOF
+		containersNumber: $n
+		containersNumberParallel: 1
+		containerBenchmarkTimeoutSeconds: 60
+		podsNumber: $n
+		podsNumberParallel: 1
+		podBenchmarkTimeoutSeconds: 60
+		imagesNumber: $n
+		imagesNumberParallel: 1
+		imageBenchmarkTimeoutSeconds: 60
+	EOF
+	critest_args+=(--benchmark "--benchmarking-output-dir=$out/bench" "--benchmarking-params-file=$out/bench-params.yaml")
 fi
 log "critest ${critest_args[*]} ${args[*]:-}"
 set +e
-"$bin/critest" "${critest_args[@]}" "${args[@]}" 2>&1 | tee "$out/critest.log"
+"$bin/critest" "${critest_args[@]}" "${args[@]}" 2>&1 9>&- | tee "$out/critest.log"
 critest_rc=${PIPESTATUS[0]}
 set -e
 cp -f "$tmp/krilld.log" "$out/krilld.log" 2>/dev/null || true

@@ -286,6 +286,11 @@ push_all() {
 
 # ---------------------------------------------------------------- main
 
+# One build or push per output dir at a time (verify.sh and run.sh may overlap).
+mkdir -p "$out"
+exec 8>"$out/.lock"
+flock 8
+
 if [[ -n "$push_only" ]]; then
 	[[ -n "$push" ]] || die "--push-only needs --push HOST:PORT"
 	[[ -f "$out/images.txt" ]] || die "--push-only: no build in $out"
