@@ -3,12 +3,16 @@
 // A pod is a set of namespaces that outlive its app containers. Krill
 // makes them in this order (RunPodSandbox):
 //
-//  1. a network namespace, bind-mounted under state/netns (package network),
-//  2. CNI ADD on it, which gives the pod its IP (package network),
-//  3. the pod's files: hostname, hosts, resolv.conf and a tmpfs for /dev/shm,
-//  4. the pause container (runc, no shim: it writes no logs and its exit
-//     code matters to nobody), which creates and holds the IPC and UTS
-//     namespaces, and the PID namespace when the pod shares one,
+//  1. the pause image (pulled, or the built-in one),
+//  2. a network namespace, bind-mounted under state/netns (package network),
+//  3. side by side, because neither waits for the other:
+//     - CNI ADD on the netns, which gives the pod its IP (package network),
+//     - the pause container (runc, no shim: it writes no logs and its exit
+//     code matters to nobody), which joins the netns by path and creates
+//     and holds the IPC and UTS namespaces, and the PID namespace when
+//     the pod shares one,
+//  4. the pod's files: hostname, hosts (with the pod IP), resolv.conf and a
+//     tmpfs for /dev/shm,
 //  5. the record, written last, so that a pod exists on disk only once
 //     everything above it exists.
 //

@@ -66,8 +66,10 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		return "", fmt.Errorf("pause image: %w", err)
 	}
 	pod.PauseImageID = pause.ID
+	steps := []any{"image", since(start)}
 
-	// 2. Network namespace and CNI.
+	// 2. The network namespace: empty until CNI fills it, but it already
+	// exists, which is all the pause container needs to join it.
 	if !hostNet {
 		netns, err := m.Network.CreateNetNS(id)
 		if err != nil {
@@ -75,34 +77,52 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		}
 		undo = append(undo, func() { m.Network.RemoveNetNS(netns) })
 		pod.NetNS = netns
-		pn := podNetwork(pod)
-		res, err := m.Network.Setup(ctx, pn)
-		if err != nil {
-			return "", fmt.Errorf("set up network for pod %s: %w", id, err)
-		}
-		undo = append(undo, func() { m.Network.Teardown(context.Background(), pn) })
-		pod.IP, pod.AdditionalIPs, pod.NetworkReady = res.IP, res.AdditionalIPs, true
 	}
 
-	// 3. The pod's files.
+	// 3. CNI and the pause container at the same time: neither needs the
+	// other (pause only joins the netns by path), and each costs about
+	// 100 ms, so doing them side by side nearly halves RunPodSandbox.
+	var (
+		netRes  *network.Result
+		netErr  error
+		netDone = make(chan struct{})
+		pn      = podNetwork(pod)
+	)
+	go func() {
+		defer close(netDone)
+		if !hostNet {
+			netRes, netErr = m.Network.Setup(ctx, pn)
+		}
+	}()
+	pid, pauseErr := m.startPause(ctx, pod, pause)
+	<-netDone
+	if netErr == nil && !hostNet {
+		undo = append(undo, func() { m.Network.Teardown(context.Background(), pn) })
+		pod.IP, pod.AdditionalIPs, pod.NetworkReady = netRes.IP, netRes.AdditionalIPs, true
+	}
+	if pauseErr == nil {
+		undo = append(undo, func() { m.removePause(context.Background(), pod) })
+		pod.PausePid = pid
+	}
+	if netErr != nil {
+		return "", fmt.Errorf("set up network for pod %s: %w", id, netErr)
+	}
+	if pauseErr != nil {
+		return "", pauseErr
+	}
+	steps = append(steps, "network+pause", since(start))
+
+	// 4. The pod's files (/etc/hosts names the pod IP, so after CNI).
 	if err := m.writePodFiles(pod); err != nil {
 		return "", fmt.Errorf("pod files: %w", err)
 	}
 	undo = append(undo, func() { m.removePodFiles(id) })
 
-	// 4. The pause container.
-	pid, err := m.startPause(ctx, pod, pause)
-	if err != nil {
-		return "", err
-	}
-	undo = append(undo, func() { m.removePause(context.Background(), pod) })
-	pod.PausePid = pid
-
 	// 5. The record: from now on the pod exists.
 	if err := m.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}
-	m.Log.Info("pod running", "pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start))
+	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps...)...)
 	return id, nil
 }
 
