@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -121,12 +122,15 @@ func NamespacePath(p store.Pod, kind string) string {
 
 // pauseAlive tells whether the pause process of p still runs. Pause is
 // started detached (runc run -d), so its parent is the host's init and it
-// may linger as a zombie for a moment after being killed.
+// may linger as a zombie for a moment after being killed. A PID can be
+// reused after a reboot or a long uptime, so the process must also sit in
+// the pod's cgroup, whose path ends in the pod ID.
 func pauseAlive(p store.Pod) bool {
-	if p.PausePid <= 0 {
+	if p.PausePid <= 0 || syscall.Kill(p.PausePid, 0) != nil || isZombie(p.PausePid) {
 		return false
 	}
-	return syscall.Kill(p.PausePid, 0) == nil && !isZombie(p.PausePid)
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.PausePid))
+	return err == nil && strings.Contains(string(cg), p.ID)
 }
 
 var errNotReady = errdefs.ErrFailedPrecondition

@@ -29,13 +29,19 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
 		}
 	}
-	if err := m.stopPause(ctx, pod); err != nil {
-		return err
-	}
-	if pod.NetworkReady {
-		if err := m.Network.Teardown(ctx, podNetwork(pod)); err != nil {
-			return fmt.Errorf("tear down network of pod %s: %w", pod.ID, err)
+	// CNI DEL and killing pause side by side: the netns is a bind mount,
+	// so it outlives pause until RemoveNetNS below.
+	netErr := make(chan error, 1)
+	go func() {
+		if pod.NetworkReady {
+			netErr <- m.Network.Teardown(ctx, podNetwork(pod))
+			return
 		}
+		netErr <- nil
+	}()
+	m.stopPause(pod)
+	if err := <-netErr; err != nil {
+		return fmt.Errorf("tear down network of pod %s: %w", pod.ID, err)
 	}
 	if pod.NetNS != "" {
 		if err := m.Network.RemoveNetNS(pod.NetNS); err != nil {
@@ -51,19 +57,20 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 }
 
 // stopPause kills the pause process and waits briefly for it to go; pause
-// ignores nothing, so SIGKILL is the whole stop.
-func (m *Manager) stopPause(ctx context.Context, pod store.Pod) error {
+// holds no state, so SIGKILL is the whole stop. It signals the PID itself
+// (pauseAlive has checked it is pause) rather than running `runc kill`,
+// which costs a runc start-up for the same syscall.
+func (m *Manager) stopPause(pod store.Pod) {
 	if !pauseAlive(pod) {
-		return nil
+		return
 	}
-	if err := m.Runtime.Kill(ctx, pod.ID, syscall.SIGKILL, false); err != nil && !errdefs.IsNotFound(err) {
+	if err := syscall.Kill(pod.PausePid, syscall.SIGKILL); err != nil {
 		m.Log.Warn("kill pause", "pod", pod.ID, "err", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for pauseAlive(pod) && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
-	return nil
 }
 
 // Remove stops the pod if needed, removes its containers and everything it
