@@ -9,7 +9,10 @@
 //     host cannot enforce (DropUnsupported), reading statistics (Stats),
 //     noticing OOM kills (OOMKilled, WatchOOM) and removing cgroups in every
 //     hierarchy (Remove);
-//   - turning statistics into CRI stats and cAdvisor-named CRI metrics.
+//   - turning statistics into CRI stats and cAdvisor-named CRI metrics,
+//     including the per-process counts (ProcessCounts reads /proc/<pid>/fd
+//     of every process in a cgroup), block I/O (device names from
+//     /sys/dev/block) and /proc/net/dev contents (ParseNetDev).
 //
 // It never creates cgroups or writes limits for containers: runc does that
 // from the OCI spec, and Krill only reads what runc made. It never moves

@@ -42,6 +42,7 @@ type Stats struct {
 	PageFaults         uint64
 	MajorPageFaults    uint64
 	MemoryLimit        uint64 // 0 = unlimited
+	MemoryKernel       uint64 // kernel memory charged: v1 memory.kmem.usage_in_bytes, v2 memory.stat kernel
 
 	PidsCurrent uint64 // tasks (threads) in the cgroup
 	PidsLimit   uint64 // 0 = unlimited
@@ -116,6 +117,9 @@ func (m *Manager) statsV1(rel string) (*Stats, error) {
 		OOMKills:           met.MemoryOomControl.GetOomKill(),
 	}
 	s.MemoryWorkingSet = workingSet(s.MemoryUsage, s.MemoryInactiveFile)
+	// Read directly: the kmem module is ignored above because its limit
+	// files are gone on recent kernels, while the usage file remains.
+	s.MemoryKernel = readUint(filepath.Join(m.v1Dir("memory", rel), "memory.kmem.usage_in_bytes"))
 	if ms.Swap.Usage > ms.Usage.Usage { // memsw counts memory + swap
 		s.MemorySwap = ms.Swap.Usage - ms.Usage.Usage
 	}
@@ -161,6 +165,11 @@ func (m *Manager) statsV2(rel string) (*Stats, error) {
 		s.MajorPageFaults = ms.Pgmajfault
 		s.MemoryLimit = limitOrZero(ms.UsageLimit)
 		s.MemoryWorkingSet = workingSet(s.MemoryUsage, s.MemoryInactiveFile)
+	}
+	// containerd/cgroups does not parse memory.stat "kernel" (kernels
+	// since 5.18 sum slab, stacks, page tables and the like into it).
+	if kv, err := readKV(filepath.Join(m.v2root, rel, "memory.stat")); err == nil {
+		s.MemoryKernel = kv["kernel"]
 	}
 	if ev := met.MemoryEvents; ev != nil {
 		s.OOMKills = ev.OomKill
@@ -219,6 +228,17 @@ func readKV(file string) (map[string]uint64, error) {
 		}
 	}
 	return kv, sc.Err()
+}
+
+// readUint reads a single-number cgroup file; a missing or malformed file
+// reads as 0, for counters a kernel may not offer.
+func readUint(file string) uint64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n
 }
 
 // workingSet is what cAdvisor (and so kubelet eviction) calls the working

@@ -46,7 +46,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	start := time.Now()
 	id = newID()
 	key := nameKey(pod.ID, cfg.Metadata)
-	if err := m.reserve(key, id); err != nil {
+	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
 	var undo []func()
@@ -55,7 +55,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
 			}
-			m.release(key, id)
+			m.names.Release(key, id)
 		}
 	}()
 

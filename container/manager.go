@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
@@ -38,9 +37,8 @@ type Manager struct {
 	Config
 	events *broadcaster
 
-	mu    sync.Mutex
-	names map[string]string // name_pod_attempt key -> container ID
-	locks sync.Map          // container ID -> *sync.Mutex
+	names *store.Names
+	locks store.Locks // one lifecycle call per object at a time
 	// exited is closed per container when its waiter recorded the exit.
 	exited sync.Map // container ID -> chan struct{}
 	exitMu sync.Mutex
@@ -54,9 +52,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: map[string]string{}, events: newBroadcaster()}
+	m := &Manager{Config: cfg, names: store.NewNames("container"), events: newBroadcaster()}
 	for _, c := range cfg.Containers.List() {
-		m.names[nameKey(c.PodID, c.Config.GetMetadata())] = c.ID
+		m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	}
 	return m, nil
 }
@@ -64,33 +62,8 @@ func New(cfg Config) (*Manager, error) {
 // Get returns a container record by ID or unique ID prefix.
 func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.Get(id) }
 
-func (m *Manager) lock(id string) func() {
-	v, _ := m.locks.LoadOrStore(id, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
-
 func nameKey(podID string, md *runtime.ContainerMetadata) string {
 	return fmt.Sprintf("%s_%s_%d", md.GetName(), podID, md.GetAttempt())
-}
-
-func (m *Manager) reserve(key, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if other, ok := m.names[key]; ok {
-		return fmt.Errorf("container name %q is already used by container %s: %w", key, other, errdefs.ErrAlreadyExists)
-	}
-	m.names[key] = id
-	return nil
-}
-
-func (m *Manager) release(key, id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.names[key] == id {
-		delete(m.names, key)
-	}
 }
 
 func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }

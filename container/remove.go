@@ -28,7 +28,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	defer m.lock(c.ID)()
+	defer m.locks.Lock(c.ID)()
 	if err := m.Runtime.Delete(ctx, c.ID); err != nil {
 		return fmt.Errorf("delete container %s: %w", c.ID, err)
 	}
@@ -51,8 +51,8 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Containers.Delete(c.ID); err != nil {
 		return err
 	}
-	m.release(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
-	m.locks.Delete(c.ID)
+	m.names.Release(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
+	m.locks.Forget(c.ID)
 	m.exited.Delete(c.ID)
 	forgetSample(c.CgroupsPath)
 	c.State = runtime.ContainerState_CONTAINER_EXITED

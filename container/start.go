@@ -19,7 +19,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	defer m.lock(c.ID)()
+	defer m.locks.Lock(c.ID)()
 	c, err = m.Containers.Get(c.ID)
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	if err != nil {
 		return err
 	}
-	defer m.lock(c.ID)()
+	defer m.locks.Lock(c.ID)()
 	c, err = m.Containers.Get(c.ID)
 	if err != nil {
 		return nil

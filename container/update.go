@@ -21,7 +21,7 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	if err != nil {
 		return err
 	}
-	defer m.lock(c.ID)()
+	defer m.locks.Lock(c.ID)()
 	if c.State == runtime.ContainerState_CONTAINER_EXITED {
 		return fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}

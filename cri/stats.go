@@ -76,15 +76,17 @@ func (s *Server) ListMetricDescriptors(ctx context.Context, r *runtime.ListMetri
 	return &runtime.ListMetricDescriptorsResponse{Descriptors: cgroups.MetricDescriptors()}, nil
 }
 
-// ListPodSandboxMetrics reports those metrics per pod and container.
+// ListPodSandboxMetrics reports those metrics per pod and container: the
+// pod's cgroup and network counters at pod level, the rest per container.
 func (s *Server) ListPodSandboxMetrics(ctx context.Context, r *runtime.ListPodSandboxMetricsRequest) (*runtime.ListPodSandboxMetricsResponse, error) {
 	var out []*runtime.PodSandboxMetrics
 	for _, p := range s.pods.List() {
-		pm := &runtime.PodSandboxMetrics{PodSandboxId: p.ID, ContainerMetrics: s.containers.Metrics(p)}
+		pm := &runtime.PodSandboxMetrics{PodSandboxId: p.ID, ContainerMetrics: s.containers.Metrics(ctx, p)}
 		if cs, err := s.pods.Cgroups.Stats(sandbox.PodCgroup(p)); err == nil {
 			md := p.Config.GetMetadata()
 			pm.Metrics = cgroups.Metrics(cs, cgroups.MetricLabels{Pod: md.GetName(), Namespace: md.GetNamespace(), ID: p.ID}, nil)
 		}
+		pm.Metrics = append(pm.Metrics, container.PodNetworkMetrics(p)...)
 		out = append(out, pm)
 	}
 	return &runtime.ListPodSandboxMetricsResponse{PodMetrics: out}, nil

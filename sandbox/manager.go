@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -50,9 +49,8 @@ type Manager struct {
 
 	// names reserves "name_namespace_uid_attempt" while a pod is made so
 	// two concurrent RunPodSandbox calls cannot both create it.
-	mu    sync.Mutex
-	names map[string]string
-	locks sync.Map // pod ID -> *sync.Mutex: one lifecycle call per pod at a time
+	names *store.Names
+	locks store.Locks // one lifecycle call per object at a time
 }
 
 // New returns a Manager; call SetReaper before serving.
@@ -63,9 +61,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: map[string]string{}}
+	m := &Manager{Config: cfg, names: store.NewNames("pod")}
 	for _, p := range cfg.Pods.List() {
-		m.names[nameKey(p.Config.GetMetadata())] = p.ID
+		m.names.Reserve(nameKey(p.Config.GetMetadata()), p.ID)
 	}
 	return m, nil
 }
@@ -79,13 +77,6 @@ func (m *Manager) Get(id string) (store.Pod, error) { return m.Pods.Get(id) }
 
 // List returns every pod record.
 func (m *Manager) List() []store.Pod { return m.Pods.List() }
-
-func (m *Manager) lock(id string) func() {
-	v, _ := m.locks.LoadOrStore(id, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
 
 func nameKey(md *runtime.PodSandboxMetadata) string {
 	return fmt.Sprintf("%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt())

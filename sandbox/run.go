@@ -33,7 +33,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	start := time.Now()
 	id = newID()
 	key := nameKey(cfg.Metadata)
-	if err := m.reserve(key, id); err != nil {
+	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
 	var undo []func()
@@ -42,7 +42,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
 			}
-			m.release(key, id)
+			m.names.Release(key, id)
 		}
 	}()
 
@@ -136,24 +136,6 @@ func validate(cfg *runtime.PodSandboxConfig) error {
 			md.Name, md.Namespace, md.Uid, errdefs.ErrInvalidArgument)
 	}
 	return nil
-}
-
-func (m *Manager) reserve(key, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if other, ok := m.names[key]; ok {
-		return fmt.Errorf("pod name %q is already used by pod %s: %w", key, other, errdefs.ErrAlreadyExists)
-	}
-	m.names[key] = id
-	return nil
-}
-
-func (m *Manager) release(key, id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.names[key] == id {
-		delete(m.names, key)
-	}
 }
 
 func podNetwork(p store.Pod) network.PodNetwork {

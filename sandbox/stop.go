@@ -23,7 +23,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	defer m.lock(pod.ID)()
+	defer m.locks.Lock(pod.ID)()
 	if m.reaper != nil {
 		if err := m.reaper.StopPodContainers(ctx, pod.ID); err != nil {
 			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
@@ -86,7 +86,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Stop(ctx, pod.ID); err != nil {
 		return err
 	}
-	defer m.lock(pod.ID)()
+	defer m.locks.Lock(pod.ID)()
 	if m.reaper != nil {
 		if err := m.reaper.RemovePodContainers(ctx, pod.ID); err != nil {
 			return fmt.Errorf("remove containers of pod %s: %w", pod.ID, err)
@@ -99,7 +99,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Pods.Delete(pod.ID); err != nil {
 		return err
 	}
-	m.release(nameKey(pod.Config.GetMetadata()), pod.ID)
-	m.locks.Delete(pod.ID)
+	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
+	m.locks.Forget(pod.ID)
 	return nil
 }

@@ -73,6 +73,9 @@ log "prerequisites ready in $(( ($(ms) - t_build) / 1000 ))s"
 mkdir -p "$out"
 rm -f "$out"/*.log "$out"/*.yaml "$out"/*.toml
 tmp="$(mktemp -d /tmp/krill-kubelet.XXXXXX)"
+# krilld's state dir holds unix sockets at <state>/shims/<64-hex id>/*.sock,
+# and a socket path must fit in 107 bytes: a short name under /run.
+state="$(mktemp -d /run/krill-kt.XXXXXX)"
 sock="$tmp/krill.sock"
 printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 30\n' "$sock" "$sock" >"$tmp/crictl.yaml"
 kroot="$tmp/kubelet"
@@ -105,9 +108,10 @@ cleanup() {
 		id="$(basename "$(dirname "$st")")"
 		log "cleanup: deleting leftover runc container $id"
 		runc --root "$root" delete --force "$id" >/dev/null 2>&1
-	done < <(find "$tmp" -name state.json -path '*/runc*' 2>/dev/null)
+	done < <(find "$state" -name state.json -path '*/runc*' 2>/dev/null)
 	# kubelet bind-mounts its root dir onto itself: unmount_under covers it.
 	unmount_under "$tmp"
+	unmount_under "$state"
 	remove_cgroups
 	ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
 	clean_portmap_rules
@@ -126,7 +130,7 @@ cleanup() {
 	cp -f "$tmp/krilld.log" "$tmp/kubelet.log" "$out/" 2>/dev/null
 	cp -f "$tmp/registry/registry.log" "$out/registry.log" 2>/dev/null
 	cp -f "$tmp/private/registry.log" "$out/private-registry.log" 2>/dev/null
-	rm -rf --one-file-system "$tmp"
+	rm -rf --one-file-system "$tmp" "$state"
 	exit "$rc"
 }
 
@@ -303,7 +307,7 @@ EOF
 
 cat >"$tmp/krilld.toml" <<EOF
 root = "$tmp/root"
-state = "$tmp/state"
+state = "$state"
 listen = "unix://$sock"
 log_level = "info"
 pause_image = "registry.k8s.io/pause:3.10"
@@ -425,6 +429,12 @@ ctr_id() { cri ps -q --state Running --name "^$2\$" --label "io.kubernetes.pod.n
 logfile() { ls "$podlogs"/default_"$1-$NODE"_*/"$2/${3:-0}.log" 2>/dev/null | head -n1; }
 # no_containers NAME: the runtime runs no container of pod NAME.
 no_containers() { [[ -z "$(cri ps -q --label "io.kubernetes.pod.name=$1-$NODE")" ]]; }
+# pod_stopped NAME: no running container of pod NAME and no ready sandbox
+# (kubelet removes the dead containers and the sandbox later, in its GC).
+pod_stopped() {
+	no_containers "$1" &&
+		[[ -z "$(cri pods -q --state ready --label "io.kubernetes.pod.name=$1-$NODE")" ]]
+}
 # why NAME CONTAINER: the status kubelet reports, for a failure message.
 why() { cst "$1" "$2" | jq -c '{state, lastState, restartCount, ready}' 2>/dev/null | head -c 400; }
 
@@ -432,6 +442,8 @@ why() { cst "$1" "$2" | jq -c '{state, lastState, restartCount, ready}' 2>/dev/n
 
 # One warm-up pod pulls the busybox and pause images, then five pods are
 # timed from the manifest's rename to crictl seeing the container Running.
+# Each pod is stopped before the next one is dropped, and a second passes,
+# so that little teardown work competes with the measured start.
 latency_pod() {
 	pod "$1" <<EOF
   - name: lat
@@ -447,7 +459,8 @@ if ! wait_until 120 running warmup lat; then
 	fail "warm-up pod" "not running after 120 s: $(why warmup lat); pod: $(podj warmup | jq -c .status | head -c 400)"
 else
 	undrop warmup
-	wait_until 30 no_containers warmup || true
+	wait_until 30 pod_stopped warmup || true
+	sleep 1
 	for i in 1 2 3 4 5; do
 		latency_pod "latency-$i" >"$tmp/staging/latency-$i.yaml"
 		t0=$(date +%s%N)
@@ -463,7 +476,8 @@ else
 		t1=$(date +%s%N)
 		[[ -n "$ok" ]] && lat_ms+=($(( (t1 - t0) / 1000000 )))
 		undrop "latency-$i"
-		wait_until 30 no_containers "latency-$i" || true
+		wait_until 30 pod_stopped "latency-$i" || true
+		sleep 1
 	done
 	if [[ ${#lat_ms[@]} -eq 5 ]]; then
 		median="$(printf '%s\n' "${lat_ms[@]}" | sort -n | sed -n 3p)"
