@@ -75,6 +75,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
 	undo = append(undo, func() { mount.UnmountAll(rootfs, 0) })
+	steps := []any{"rootfs", time.Since(start).Round(time.Millisecond)}
 
 	// Image volumes become binds of read-only snapshots. cfg is a copy:
 	// the record keeps the rewritten mounts, the caller's message is left alone.
@@ -124,6 +125,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 
+	steps = append(steps, "spec", time.Since(start).Round(time.Millisecond))
+
 	// 3. The shim and `runc create`.
 	logPath := ""
 	if dir, p := pod.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
@@ -168,7 +171,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
-	m.Log.Info("container created", "container", id, "pod", pod.ID, "name", cfg.Metadata.Name, "took", time.Since(start).Round(time.Millisecond))
+	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
+		"took", time.Since(start).Round(time.Millisecond)}, steps...)...)
 	return id, nil
 }
 

@@ -48,6 +48,15 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
 t_start=$(ms)
 log() { printf 'run.sh: [%5.1fs] %s\n' "$(( $(ms) - t_start ))e-3" "$*" >&2; }
 
+# One run at a time: the cgroup root, the bridge, the sysctls and
+# /var/log/containers are host-wide. The lock fd is closed for every
+# daemon started below, so a leftover process can never hold it.
+exec 9>/tmp/krill-e2e-kubelet.lock
+if ! flock -n 9; then
+	log "another e2e-kubelet run holds /tmp/krill-e2e-kubelet.lock"
+	exit 1
+fi
+
 # ---------------------------------------------------------------- prerequisites
 
 t_build=$(ms)
@@ -227,7 +236,7 @@ wait_until() {
 # ---------------------------------------------------------------- registries
 
 mkdir -p "$tmp/registry"
-bash "$images/serve.sh" --no-build --state "$tmp/registry" >/dev/null
+bash "$images/serve.sh" --no-build --state "$tmp/registry" >/dev/null 9>&-
 registry_pid="$(cat "$tmp/registry/registry.pid")"
 port="$(cat "$tmp/registry/registry.port")"
 log "registry on 127.0.0.1:$port (pid $registry_pid)"
@@ -254,7 +263,7 @@ auth:
     realm: krill-e2e
     path: $tmp/private/htpasswd
 EOF
-docker-registry serve "$tmp/private/config.yml" </dev/null >"$tmp/private/registry.log" 2>&1 &
+docker-registry serve "$tmp/private/config.yml" </dev/null >"$tmp/private/registry.log" 2>&1 9>&- &
 private_pid=$!
 wait_until 20 curl -sf -o /dev/null -u "$PRIV_USER:$PRIV_PASS" "http://127.0.0.1:$pport/v2/" ||
 	{ log "private registry did not start:"; tail -n 20 "$tmp/private/registry.log" >&2; exit 1; }
@@ -321,7 +330,7 @@ bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
 EOF
 cp -f "$tmp/krilld.toml" "$out/"
 
-"$KRILLD" --config "$tmp/krilld.toml" </dev/null >"$tmp/krilld.log" 2>&1 &
+"$KRILLD" --config "$tmp/krilld.toml" </dev/null >"$tmp/krilld.log" 2>&1 9>&- &
 krilld_pid=$!
 if ! wait_until 60 test -S "$sock" || ! kill -0 "$krilld_pid" 2>/dev/null; then
 	log "krilld did not start:"
@@ -373,7 +382,7 @@ containerLogMonitorInterval: 3s
 EOF
 cp -f "$tmp/kubelet.yaml" "$out/"
 "$KUBELET" --config "$tmp/kubelet.yaml" --root-dir "$kroot" --cert-dir "$kroot/pki" \
-	--hostname-override "$NODE" --node-ip 127.0.0.1 --v=2 </dev/null >"$tmp/kubelet.log" 2>&1 &
+	--hostname-override "$NODE" --v=2 </dev/null >"$tmp/kubelet.log" 2>&1 9>&- &
 kubelet_pid=$!
 log "kubelet started (pid $kubelet_pid), API https://127.0.0.1:$kport, read-only :$roport, healthz :$hport"
 KAPI="https://127.0.0.1:$kport"
