@@ -24,7 +24,7 @@ import (
 // Create makes a container in pod podID, ready to start. Like
 // sandbox.Run, each step has an undo that runs when a later step fails,
 // and the record is written last.
-func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig, podCfg *runtime.PodSandboxConfig) (id string, err error) {
+func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig, podCfg *runtime.PodSandboxConfig) (_ string, err error) {
 	if cfg.GetMetadata() == nil || cfg.Metadata.Name == "" {
 		return "", fmt.Errorf("container config needs metadata with a name: %w", errdefs.ErrInvalidArgument)
 	}
@@ -44,7 +44,9 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 
 	start := time.Now()
-	id = newID()
+	// id is a local, not the named result: a failing `return "", err` would
+	// otherwise blank it before the undo steps below, which use it, run.
+	id := newID()
 	key := nameKey(pod.ID, cfg.Metadata)
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err

@@ -23,7 +23,7 @@ import (
 // Run creates and starts a pod sandbox and returns its ID. The steps are
 // in the order the namespaces depend on each other; undo runs the steps
 // already taken backwards when a later one fails.
-func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handler string) (id string, err error) {
+func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handler string) (_ string, err error) {
 	if err := validate(cfg); err != nil {
 		return "", err
 	}
@@ -31,7 +31,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		return "", err
 	}
 	start := time.Now()
-	id = newID()
+	// id is a local, not the named result: a failing `return "", err` would
+	// otherwise blank it before the undo steps below, which use it, run.
+	id := newID()
 	key := nameKey(cfg.Metadata)
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
