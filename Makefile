@@ -47,7 +47,7 @@ run: deps build
 stop:
 	@if [ -f /tmp/krilld.pid ]; then kill $$(cat /tmp/krilld.pid) 2>/dev/null || true; rm -f /tmp/krilld.pid; fi
 
-test: deps lint build unit critest
+test: deps lint build unit critest e2e-kubelet
 
 unit: build
 	$(GO) test -count=1 -p 1 -timeout 30m ./...

@@ -92,6 +92,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration back in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
+// maxSocketPath is the longest unix socket path Linux accepts
+// (sizeof(sun_path) - 1).
+const maxSocketPath = 107
+
 // Defaults returns the embedded configuration krilld uses with no file.
 func Defaults() *Config {
 	return &Config{
@@ -160,6 +164,13 @@ func (c *Config) Validate() error {
 		if p == "" || !filepath.IsAbs(p) {
 			return fmt.Errorf("key %s: %q must be an absolute path", key, p)
 		}
+	}
+	// Shims listen on <state>/shims/<64-hex id>/console.sock; a unix
+	// socket path holds at most 107 bytes, so a long state directory
+	// would make every container fail. Refuse it here, once.
+	if n := len(c.State) + len("/shims/") + 64 + len("/console.sock"); n > maxSocketPath {
+		return fmt.Errorf("key state: %q is too long: shim sockets below it would need %d bytes, unix sockets allow %d (use a path of at most %d bytes)",
+			c.State, n, maxSocketPath, maxSocketPath-(n-len(c.State)))
 	}
 	if _, err := c.SocketPath(); err != nil {
 		return fmt.Errorf("key listen: %w", err)

@@ -69,6 +69,7 @@ func TestRefusals(t *testing.T) {
 		{"wrong type", "root = 5\n", "root"},
 		{"bad duration", "[registry]\nprogress_timeout = \"soon\"\n", "registry.progress_timeout"},
 		{"relative root", "root = \"var/lib\"\n", "root"},
+		{"state too long for sockets", "state = \"/var/run/a/very/long/state/directory\"\n", "too long"},
 		{"bad listen", "listen = \"tcp://1.2.3.4:5\"\n", "listen"},
 		{"bad log level", "log_level = \"loud\"\n", "log_level"},
 		{"systemd driver", "[cgroup]\ndriver = \"systemd\"\n", "cgroup.driver"},

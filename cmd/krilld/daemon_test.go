@@ -26,7 +26,7 @@ func startTestDaemon(t *testing.T) (*grpc.ClientConn, *config.Config) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	dir, err := os.MkdirTemp("", "krilld-test-")
+	dir, err := os.MkdirTemp("/tmp", "kd") // short: shim sockets live below it
 	if err != nil {
 		t.Fatal(err)
 	}
