@@ -68,8 +68,12 @@ func check(cfg *config.Config, w io.Writer) int {
 			}
 		}
 	}
-	report(len(found) >= 4, true, "cni plugins", fmt.Sprintf("%d of bridge/host-local/loopback/portmap found in %s (apt-get install containernetworking-plugins)",
-		len(found), strings.Join(cfg.CNI.BinDirs, ", ")))
+	hint := ""
+	if len(found) < 4 {
+		hint = " (apt-get install containernetworking-plugins)"
+	}
+	report(len(found) >= 4, true, "cni plugins", fmt.Sprintf("%d of bridge/host-local/loopback/portmap found in %s%s",
+		len(found), strings.Join(cfg.CNI.BinDirs, ", "), hint))
 	confs, _ := filepath.Glob(filepath.Join(cfg.CNI.ConfDir, "*.conf*"))
 	if len(confs) == 0 {
 		report(true, false, "cni config", "none in "+cfg.CNI.ConfDir+": the built-in default bridge network is used")
@@ -82,7 +86,11 @@ func check(cfg *config.Config, w io.Writer) int {
 	} else {
 		report(true, true, "cgroups", "mode "+m.Mode()+", driver "+cfg.Cgroup.Driver)
 	}
-	report(hasFilesystem("overlay"), true, "overlayfs", "needed for container root filesystems (modprobe overlay)")
+	if hasFilesystem("overlay") {
+		report(true, true, "overlayfs", "available for container root filesystems")
+	} else {
+		report(false, true, "overlayfs", "missing: container root filesystems need it (modprobe overlay)")
+	}
 	if hasCap(capSysResource) {
 		report(true, false, "capabilities", "CAP_SYS_RESOURCE present")
 	} else {
