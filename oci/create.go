@@ -42,7 +42,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (int, error) {
 	if _, alive := shimPid(dir); alive {
 		return 0, fmt.Errorf("create container %s: %w", o.ID, errdefs.ErrAlreadyExists)
 	}
-	if _, err := r.runc.State(ctx, o.ID); err == nil {
+	if r.known(o.ID) {
 		return 0, fmt.Errorf("create container %s: runc knows it already: %w", o.ID, errdefs.ErrAlreadyExists)
 	}
 	// Leftovers of an earlier container with this id (its shim is gone).

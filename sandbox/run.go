@@ -90,13 +90,18 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		netDone = make(chan struct{})
 		pn      = podNetwork(pod)
 	)
+	var netTook, pauseTook time.Duration
 	go func() {
 		defer close(netDone)
 		if !hostNet {
+			t := time.Now()
 			netRes, netErr = m.Network.Setup(ctx, pn)
+			netTook = since(t)
 		}
 	}()
+	t := time.Now()
 	pid, pauseErr := m.startPause(ctx, pod, pause)
+	pauseTook = since(t)
 	<-netDone
 	if netErr == nil && !hostNet {
 		undo = append(undo, func() { m.Network.Teardown(context.Background(), pn) })
@@ -112,7 +117,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if pauseErr != nil {
 		return "", pauseErr
 	}
-	steps = append(steps, "network+pause", since(start))
+	steps = append(steps, "cni", netTook, "pause", pauseTook)
 
 	// 4. The pod's files (/etc/hosts names the pod IP, so after CNI).
 	if err := m.writePodFiles(pod); err != nil {
