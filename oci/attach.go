@@ -3,8 +3,6 @@ package oci
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,45 +13,9 @@ import (
 
 	"github.com/containerd/errdefs"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
+
+	"github.com/krill-runtime/krill/oci/shimproto"
 )
-
-// Frame kinds of the shim's attach.sock (cmd/krill-shim/doc.go is the
-// reference; the shim cannot share Go code with krilld).
-const (
-	frameHello  = 'a'
-	frameStdin  = 'i'
-	frameClose  = 'c'
-	frameResize = 'r'
-	frameStdout = 'o'
-	frameStderr = 'e'
-	frameExit   = 'x'
-
-	maxFrame = 1 << 20
-)
-
-func encodeFrame(kind byte, p []byte) []byte {
-	f := make([]byte, 5+len(p))
-	f[0] = kind
-	binary.BigEndian.PutUint32(f[1:5], uint32(len(p)))
-	copy(f[5:], p)
-	return f
-}
-
-func readFrame(r io.Reader) (byte, []byte, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[1:])
-	if n > maxFrame {
-		return 0, nil, errors.New("attach: frame too large")
-	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(r, p); err != nil {
-		return 0, nil, err
-	}
-	return hdr[0], p, nil
-}
 
 // Attach connects to the container's running process through its shim:
 // output as it is produced (stdout and stderr apart unless tty), stdin to
@@ -90,14 +52,14 @@ func (r *Runtime) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 	send := func(kind byte, p []byte) error {
 		wmu.Lock()
 		defer wmu.Unlock()
-		_, err := conn.Write(encodeFrame(kind, p))
+		_, err := conn.Write(shimproto.Encode(kind, p))
 		return err
 	}
 	hello := []byte("0")
 	if stdin != nil {
 		hello = []byte("1")
 	}
-	if err := send(frameHello, hello); err != nil {
+	if err := send(shimproto.Hello, hello); err != nil {
 		return fmt.Errorf("attach to container %s: %v: %w", id, err, errdefs.ErrUnavailable)
 	}
 
@@ -108,11 +70,11 @@ func (r *Runtime) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 			buf := make([]byte, 32*1024)
 			for {
 				n, err := stdin.Read(buf)
-				if n > 0 && send(frameStdin, buf[:n]) != nil {
+				if n > 0 && send(shimproto.Stdin, buf[:n]) != nil {
 					return
 				}
 				if err != nil {
-					send(frameClose, nil)
+					send(shimproto.Close, nil)
 					return
 				}
 			}
@@ -128,7 +90,7 @@ func (r *Runtime) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 					if !ok {
 						return
 					}
-					send(frameResize, []byte(strconv.Itoa(int(sz.Width))+" "+strconv.Itoa(int(sz.Height))))
+					send(shimproto.Resize, []byte(strconv.Itoa(int(sz.Width))+" "+strconv.Itoa(int(sz.Height))))
 				}
 			}
 		}()
@@ -142,17 +104,17 @@ func (r *Runtime) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 	}
 	br := bufio.NewReader(conn)
 	for {
-		kind, p, err := readFrame(br)
+		kind, p, err := shimproto.Read(br)
 		if err != nil {
 			return nil // the shim closed (detach, exit) or ctx ended
 		}
 		var werr error
 		switch kind {
-		case frameStdout:
+		case shimproto.Stdout:
 			_, werr = stdout.Write(p)
-		case frameStderr:
+		case shimproto.Stderr:
 			_, werr = stderr.Write(p)
-		case frameExit:
+		case shimproto.Exit:
 			return nil
 		}
 		if werr != nil {

@@ -3,52 +3,15 @@ package main
 import (
 	"bufio"
 	"errors"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/krill-runtime/krill/oci/shimproto"
 )
-
-// Frame kinds on attach.sock (see doc.go).
-const (
-	frameHello  = 'a'
-	frameStdin  = 'i'
-	frameClose  = 'c'
-	frameResize = 'r'
-	frameStdout = 'o'
-	frameStderr = 'e'
-	frameExit   = 'x'
-
-	maxFrame = 1 << 20
-)
-
-func encodeFrame(kind byte, p []byte) []byte {
-	f := make([]byte, 5+len(p))
-	f[0] = kind
-	n := len(p)
-	f[1], f[2], f[3], f[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
-	copy(f[5:], p)
-	return f
-}
-
-func readFrame(r io.Reader) (byte, []byte, error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint32(hdr[1])<<24 | uint32(hdr[2])<<16 | uint32(hdr[3])<<8 | uint32(hdr[4])
-	if n > maxFrame {
-		return 0, nil, errors.New("frame too large")
-	}
-	p := make([]byte, n)
-	if _, err := io.ReadFull(r, p); err != nil {
-		return 0, nil, err
-	}
-	return hdr[0], p, nil
-}
 
 // startOutput copies the container's output to the CRI log and to attach
 // clients until EOF.
@@ -75,11 +38,11 @@ func (s *shim) startOutput(outR, errR *os.File) {
 	}
 	if s.master != nil {
 		wg.Add(1)
-		go copyStream(s.master, "stdout", frameStdout)
+		go copyStream(s.master, "stdout", shimproto.Stdout)
 	} else {
 		wg.Add(2)
-		go copyStream(outR, "stdout", frameStdout)
-		go copyStream(errR, "stderr", frameStderr)
+		go copyStream(outR, "stdout", shimproto.Stdout)
+		go copyStream(errR, "stderr", shimproto.Stderr)
 	}
 	go func() {
 		wg.Wait()
@@ -117,7 +80,7 @@ func (c *client) writeLoop() {
 	for {
 		select {
 		case f := <-c.out:
-			if _, err := c.conn.Write(f); err != nil || f[0] == frameExit {
+			if _, err := c.conn.Write(f); err != nil || f[0] == shimproto.Exit {
 				c.kill()
 				return
 			}
@@ -133,7 +96,7 @@ func (s *shim) broadcast(kind byte, p []byte) {
 	if len(s.clients) == 0 {
 		return
 	}
-	f := encodeFrame(kind, p) // shared read-only by all clients
+	f := shimproto.Encode(kind, p) // shared read-only by all clients
 	for c := range s.clients {
 		c.send(f)
 	}
@@ -145,15 +108,15 @@ func (s *shim) closeClients() {
 	s.clientsMu.Lock()
 	defer s.clientsMu.Unlock()
 	s.clientsClosed = true
-	f := encodeFrame(frameExit, s.exitJSON)
+	f := shimproto.Encode(shimproto.Exit, s.exitJSON)
 	for c := range s.clients {
 		c.send(f)
 	}
 }
 
 func (s *shim) handleAttach(conn *os.File) {
-	kind, payload, err := readFrame(conn)
-	if err != nil || kind != frameHello {
+	kind, payload, err := shimproto.Read(conn)
+	if err != nil || kind != shimproto.Hello {
 		conn.Close()
 		return
 	}
@@ -161,7 +124,7 @@ func (s *shim) handleAttach(conn *os.File) {
 	s.clientsMu.Lock()
 	if s.clientsClosed {
 		s.clientsMu.Unlock()
-		conn.Write(encodeFrame(frameExit, s.exitJSON))
+		conn.Write(shimproto.Encode(shimproto.Exit, s.exitJSON))
 		conn.Close()
 		return
 	}
@@ -170,15 +133,15 @@ func (s *shim) handleAttach(conn *os.File) {
 	go c.writeLoop()
 
 	for {
-		kind, payload, err := readFrame(conn)
+		kind, payload, err := shimproto.Read(conn)
 		if err != nil {
 			break
 		}
-		if kind == frameStdin {
+		if kind == shimproto.Stdin {
 			s.writeStdin(payload)
-		} else if kind == frameResize {
+		} else if kind == shimproto.Resize {
 			s.resize(string(payload))
-		} else if kind == frameClose {
+		} else if kind == shimproto.Close {
 			if !s.opt.stdinOnce {
 				break // plain detach
 			}

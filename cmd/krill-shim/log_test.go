@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/krill-runtime/krill/oci/shimproto"
 )
 
 func TestLineSplitter(t *testing.T) {
@@ -120,18 +122,18 @@ func TestParseArgs(t *testing.T) {
 
 func TestFrames(t *testing.T) {
 	var b strings.Builder
-	b.Write(encodeFrame(frameStdout, []byte("hello")))
-	b.Write(encodeFrame(frameExit, nil))
+	b.Write(shimproto.Encode(shimproto.Stdout, []byte("hello")))
+	b.Write(shimproto.Encode(shimproto.Exit, nil))
 	r := strings.NewReader(b.String())
-	k, p, err := readFrame(r)
-	if err != nil || k != frameStdout || string(p) != "hello" {
+	k, p, err := shimproto.Read(r)
+	if err != nil || k != shimproto.Stdout || string(p) != "hello" {
 		t.Fatalf("%c %q %v", k, p, err)
 	}
-	k, p, err = readFrame(r)
-	if err != nil || k != frameExit || len(p) != 0 {
+	k, p, err = shimproto.Read(r)
+	if err != nil || k != shimproto.Exit || len(p) != 0 {
 		t.Fatalf("%c %q %v", k, p, err)
 	}
-	if _, _, err := readFrame(strings.NewReader("o\xff\xff\xff\xff")); err == nil {
+	if _, _, err := shimproto.Read(strings.NewReader("o\xff\xff\xff\xff")); err == nil {
 		t.Fatal("oversized frame accepted")
 	}
 }

@@ -27,6 +27,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/../lib.sh"
 repo_root="$(cd "$here/../.." && pwd)"
 images="$repo_root/test/images"
 
@@ -167,45 +168,8 @@ log "registry on 127.0.0.1:$port (pid $registry_pid)"
 
 bash "$images/mirrors.sh" "$tmp/certs.d" "$port"
 
-mkdir -p "$tmp/net.d"
-cat >"$tmp/net.d/10-krillct0.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "krill-critest",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$BRIDGE",
-      "isGateway": true,
-      "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "ranges": [[{ "subnet": "${SUBNET_PREFIX}0/24" }]],
-        "routes": [{ "dst": "0.0.0.0/0" }],
-        "dataDir": "$tmp/cni-ipam"
-      }
-    },
-    { "type": "portmap", "capabilities": { "portMappings": true } },
-    { "type": "loopback" }
-  ]
-}
-EOF
-
-cat >"$tmp/krilld.toml" <<EOF
-root = "$tmp/root"
-state = "$tmp/state"
-listen = "unix://$sock"
-log_level = "info"
-pause_image = "registry.k8s.io/pause:3.10"
-
-[registry]
-config_path = "$tmp/certs.d"
-
-[cni]
-conf_dir = "$tmp/net.d"
-bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
-EOF
+write_cni_conflist "$tmp/net.d/10-krillct0.conflist" krill-critest "$BRIDGE" "${SUBNET_PREFIX}0/24" "$tmp/cni-ipam"
+write_krilld_config "$tmp/krilld.toml" "$tmp/root" "$tmp/state" "$sock" "$tmp/certs.d" "$tmp/net.d"
 cp -f "$tmp/krilld.toml" "$tmp/net.d/10-krillct0.conflist" "$out/"
 
 # ---------------------------------------------------------------- krilld
