@@ -16,6 +16,8 @@ func (s *Server) GetContainerEvents(r *runtime.GetEventsRequest, stream runtime.
 			}
 		case <-stream.Context().Done():
 			return nil
+		case <-s.closing:
+			return nil
 		}
 	}
 }

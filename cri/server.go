@@ -3,6 +3,7 @@ package cri
 import (
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -34,6 +35,10 @@ type Server struct {
 	// ready gates every RPC until start-up recovery has finished.
 	ready   atomic.Bool
 	podCIDR atomic.Value // string
+	// closing ends long-lived streams (GetContainerEvents) at shutdown, so
+	// a graceful stop does not wait for kubelet to hang up.
+	closing chan struct{}
+	closed  sync.Once
 }
 
 // Deps are the services a Server translates to.
@@ -57,6 +62,7 @@ func New(d Deps) *Server {
 		containers: d.Containers,
 		streams:    d.Streams,
 		log:        d.Log,
+		closing:    make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -67,6 +73,9 @@ func New(d Deps) *Server {
 
 // SetReady opens the init gate once recovery is done.
 func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Close ends the event streams; unary calls in flight finish normally.
+func (s *Server) Close() { s.closed.Do(func() { close(s.closing) }) }
 
 // Register adds both CRI services to g, behind the one interceptor.
 func (s *Server) Register(g *grpc.Server) {

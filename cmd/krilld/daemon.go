@@ -28,6 +28,7 @@ import (
 
 // daemon is a running krilld.
 type daemon struct {
+	cri     *cri.Server
 	grpc    *grpc.Server
 	images  *image.Service
 	streams *streaming.Server
@@ -137,6 +138,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 
 	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Streams: d.streams, Log: log})
+	d.cri = srv
 	d.grpc = grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(d.grpc)
 	l, err := listen(cfg)
@@ -159,6 +161,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 // shutdown stops serving, giving calls in flight up to grace to finish.
 // Containers are not touched: their shims keep them and their logs going.
 func (d *daemon) shutdown(grace time.Duration) {
+	d.cri.Close()
 	done := make(chan struct{})
 	go func() { d.grpc.GracefulStop(); close(done) }()
 	select {

@@ -149,3 +149,39 @@ func TestCheckReportsHost(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownEndsEventStreams: a kubelet's open GetContainerEvents stream
+// must not hold up a graceful stop.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir, _ := os.MkdirTemp("/tmp", "kd")
+	defer os.RemoveAll(dir)
+	cfg := config.Defaults()
+	cfg.Root, cfg.State = filepath.Join(dir, "root"), filepath.Join(dir, "state")
+	cfg.Listen = "unix://" + filepath.Join(dir, "krill.sock")
+	cfg.CNI.ConfDir = filepath.Join(dir, "net.d")
+	repo, _ := filepath.Abs("../..")
+	cfg.Runtime.ShimPath = filepath.Join(repo, "bin", "krill-shim")
+	d, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(cfg.Listen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := runtime.NewRuntimeServiceClient(conn).GetContainerEvents(context.Background(), &runtime.GetEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go stream.Recv()
+	time.Sleep(100 * time.Millisecond) // let the stream reach the server
+	t0 := time.Now()
+	d.shutdown(10 * time.Second)
+	if took := time.Since(t0); took > 5*time.Second {
+		t.Fatalf("shutdown waited %s for an event stream", took)
+	}
+}
