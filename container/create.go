@@ -46,7 +46,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	start := time.Now()
 	// id is a local, not the named result: a failing `return "", err` would
 	// otherwise blank it before the undo steps below, which use it, run.
-	id := newID()
+	id := store.NewID()
 	key := nameKey(pod.ID, cfg.Metadata)
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err

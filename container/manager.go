@@ -2,8 +2,6 @@ package container
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -67,14 +65,6 @@ func nameKey(podID string, md *runtime.ContainerMetadata) string {
 }
 
 func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }
-
-func newID() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
 
 // podContainers lists the records of one pod.
 func (m *Manager) podContainers(podID string) []store.Container {

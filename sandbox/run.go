@@ -33,7 +33,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	start := time.Now()
 	// id is a local, not the named result: a failing `return "", err` would
 	// otherwise blank it before the undo steps below, which use it, run.
-	id := newID()
+	id := store.NewID()
 	key := nameKey(cfg.Metadata)
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync"
 
@@ -54,3 +56,13 @@ func (l *Locks) Lock(id string) (unlock func()) {
 
 // Forget drops the lock of a removed object.
 func (l *Locks) Forget(id string) { l.m.Delete(id) }
+
+// NewID returns a new 64-hex-digit object ID, the form kubelet and crictl
+// expect (and print truncated).
+func NewID() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
