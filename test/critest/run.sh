@@ -191,7 +191,7 @@ done
 # ---------------------------------------------------------------- critest
 
 critest_args=(--runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock"
-	"--ginkgo.junit-report=$out/junit.xml")
+	"--ginkgo.junit-report=$out/junit.xml" --ginkgo.no-color)
 if [[ -n "$benchmark" ]]; then
 	rm -rf "$out/bench"
 	mkdir -p "$out/bench"
