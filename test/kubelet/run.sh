@@ -144,34 +144,7 @@ cleanup() {
 	exit "$rc"
 }
 
-# stop_pid PID NAME: SIGTERM, then SIGKILL after 15 s. Only processes this
-# script started are ever signalled.
-stop_pid() {
-	local pid="$1" name="$2" i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 150); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-		sleep 0.1
-	done
-	log "cleanup: $name ($pid) ignored SIGTERM, killing"
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-}
 
-# unmount_under DIR: unmounts every mount point below DIR (and DIR's own
-# subdirectories mounted onto themselves), deepest first, repeatedly: a bind
-# mount can be stacked.
-unmount_under() {
-	local dir="$1" m pass
-	for pass in 1 2 3; do
-		local any=""
-		while read -r m; do
-			any=1
-			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cleanup: cannot unmount $m"
-		done < <(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | awk '{ print length, $0 }' | sort -rn | cut -d' ' -f2-)
-		[[ -n "$any" ]] || break
-	done
-}
 
 # cgroup_dirs: the cgroup hierarchies mounted under /sys/fs/cgroup (v1
 # controllers, name=systemd, and the unified one).
