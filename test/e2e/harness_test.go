@@ -35,6 +35,7 @@ type env struct {
 	img     runtime.ImageServiceClient
 	reg     *testregistry.Registry
 	image   string // busybox test image reference in reg
+	pods    []string // pod names, whose cgroup parents the test removes
 }
 
 func repoRoot(t testing.TB) string {
@@ -172,6 +173,16 @@ func (e *env) cleanup() {
 		e.t.Logf("krilld log:\n%s", tail(e.log(), 60))
 	}
 	exec.Command("ip", "link", "del", e.bridge).Run()
+	// The pod cgroup parents stand in for kubelet's pod cgroups, which
+	// kubelet creates and removes; here the test made them up, so it
+	// removes them (Krill removes only its containers' cgroups).
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, h := range hierarchies {
+		for _, name := range e.pods {
+			os.Remove(filepath.Join(h, "krill-e2e", name))
+		}
+		os.Remove(filepath.Join(h, "krill-e2e"))
+	}
 	// Anything still mounted below the test dir (a failed removal) would
 	// make RemoveAll fail; detach it first.
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
@@ -261,6 +272,7 @@ func (e *env) pod(name string) (string, *runtime.PodSandboxConfig) {
 		LogDirectory: filepath.Join(e.dir, "logs", name),
 		Linux:        &runtime.LinuxPodSandboxConfig{CgroupParent: "/krill-e2e/" + name},
 	}
+	e.pods = append(e.pods, name)
 	r, err := e.rt.RunPodSandbox(e.ctx(), &runtime.RunPodSandboxRequest{Config: cfg})
 	if err != nil {
 		e.t.Fatalf("run pod %s: %v", name, err)
