@@ -28,7 +28,9 @@ var (
 // so containers do not nest under the test's own memory cgroup).
 const cgroupParent = "/krill-oci-test"
 
-var cgroupControllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd"}
+// Every hierarchy runc creates a container cgroup in on this hybrid host
+// (v1 controllers, name=systemd, and the cgroup2 mount at unified).
+var cgroupControllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd", "unified", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc"}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeKrilldEnv) != "" {
