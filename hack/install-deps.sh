@@ -21,7 +21,7 @@ fi
 if [ -x /etc/init.d/docker-registry ]; then /etc/init.d/docker-registry stop >/dev/null 2>&1 || true; fi
 
 export PATH="$PATH:$(go env GOPATH)/bin"
-if ! command -v crictl >/dev/null || ! crictl --version 2>/dev/null | grep -q v1.37.0; then
+if ! command -v crictl >/dev/null; then
 	echo "installing crictl v1.37.0"
 	go install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 fi

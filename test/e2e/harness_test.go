@@ -34,7 +34,7 @@ type env struct {
 	rt      runtime.RuntimeServiceClient
 	img     runtime.ImageServiceClient
 	reg     *testregistry.Registry
-	image   string // busybox test image reference in reg
+	image   string   // busybox test image reference in reg
 	pods    []string // pod names, whose cgroup parents the test removes
 }
 
