@@ -56,23 +56,41 @@ func (m *Manager) CreateNetNS(podID string) (string, error) {
 // scheduler: it lives in the new namespace, and a goroutine that exits while
 // still locked takes its thread down with it. That is simpler and safer than
 // switching the thread back.
+//
+// The one thread Go cannot take down is the main one (it is wedged
+// instead, and /proc/self/ns/net would then name the pod's namespace for
+// the rest of the daemon's life), so the work never runs there.
 func newNetNSAt(path string) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
-		// No UnlockOSThread: see above.
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare network namespace: %w", err)
+		if unix.Gettid() == unix.Getpid() {
+			// On the main thread: while it stays locked here, the inner
+			// goroutine is certain to get another thread.
+			inner := make(chan error, 1)
+			go func() { inner <- unshareAndMount(path) }()
+			err := <-inner
+			goruntime.UnlockOSThread()
+			errc <- err
 			return
 		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind mount %s on %s: %w", src, path, err)
-			return
-		}
-		errc <- nil
+		errc <- unshareAndMount(path) // no UnlockOSThread: see above
 	}()
 	return <-errc
+}
+
+// unshareAndMount moves the calling thread into a new network namespace
+// and pins it on path. The caller's thread must be locked and is lost.
+func unshareAndMount(path string) error {
+	goruntime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("unshare network namespace: %w", err)
+	}
+	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind mount %s on %s: %w", src, path, err)
+	}
+	return nil
 }
 
 // prepareNetnsDir creates NetnsDir and makes it a shared mount point, like

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,9 +32,13 @@ func TestNetNSCreateRemove(t *testing.T) {
 	if !isNetNS(path) {
 		t.Fatalf("%s is not a mounted network namespace", path)
 	}
-	// A new namespace, not ours.
+	// A new namespace, not ours. /proc/thread-self under a locked thread:
+	// /proc/self names the main thread, whatever this goroutine runs on.
 	var self, pod unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &self); err != nil {
+	goruntime.LockOSThread()
+	err = unix.Stat("/proc/thread-self/ns/net", &self)
+	goruntime.UnlockOSThread()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := unix.Stat(path, &pod); err != nil {
@@ -435,5 +440,34 @@ func TestStatus(t *testing.T) {
 				t.Errorf("ready with reason %q message %q", reason, msg)
 			}
 		})
+	}
+}
+
+// TestNetNSNeverMovesMainThread: the thread that unshares is lost with its
+// goroutine, and the main thread cannot be; after many creations the main
+// thread (what /proc/self names) must still be in the host namespace.
+func TestNetNSNeverMovesMainThread(t *testing.T) {
+	tn := newTestNet(t, true, nil, "")
+	for i := 0; i < 30; i++ {
+		path, err := tn.m.CreateNetNS(fmt.Sprintf("mainthread-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tn.m.RemoveNetNS(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var main, host unix.Stat_t
+	goruntime.LockOSThread()
+	err := unix.Stat("/proc/thread-self/ns/net", &host)
+	goruntime.UnlockOSThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/proc/self/ns/net", &main); err != nil {
+		t.Fatal(err)
+	}
+	if main.Ino != host.Ino {
+		t.Fatal("the main thread was left in a pod network namespace")
 	}
 }
