@@ -105,6 +105,9 @@ cleanup() {
 	done < <(find "$tmp" -name state.json -path '*/runc*' 2>/dev/null)
 	unmount_under "$tmp"
 	ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
+	# critest pods have no cgroup parent, so krilld put them under its default
+	# parent /krill; remove it where it is left empty (rmdir refuses otherwise).
+	rmdir /sys/fs/cgroup/*/krill 2>/dev/null || true
 	clean_portmap_rules
 	[[ -f "$tmp/krilld.log" ]] && cp -f "$tmp/krilld.log" "$out/krilld.log"
 	[[ -f "$tmp/registry/registry.log" ]] && cp -f "$tmp/registry/registry.log" "$out/registry.log"
