@@ -81,4 +81,24 @@ unmount_under() {
 	done
 }
 
+# clean_portmap_rules: removes what the portmap plugin left for the test
+# subnet ($SUBNET_PREFIX, e.g. "10.89.0."): per-container CNI-DN-* chains
+# DNATing into it (and the jumps to them), and any rule in the
+# CNI-HOSTPORT-* chains naming it.
+clean_portmap_rules() {
+	command -v iptables >/dev/null || return 0
+	local c rule
+	for c in $(iptables -t nat -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-DN-/ { print $2 }'); do
+		iptables -t nat -S "$c" 2>/dev/null | grep -qF -- "$SUBNET_PREFIX" || continue
+		while read -r rule; do
+			eval "iptables -t nat -D ${rule#-A }" 2>/dev/null
+		done < <(iptables -t nat -S | grep -E -- "^-A .* -j $c( |$)")
+		iptables -t nat -F "$c" 2>/dev/null
+		iptables -t nat -X "$c" 2>/dev/null
+	done
+	while read -r rule; do
+		eval "iptables -t nat -D ${rule#-A }" 2>/dev/null
+	done < <(iptables -t nat -S 2>/dev/null | grep -E '^-A CNI-HOSTPORT-' | grep -F -- "$SUBNET_PREFIX")
+}
+
 # The functions above report through log(), which each harness defines.

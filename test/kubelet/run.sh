@@ -174,20 +174,6 @@ remove_cgroups() {
 	done
 }
 
-# clean_portmap_rules: removes what the portmap plugin may have left for
-# the test subnet (no scenario maps host ports, this is a safety net).
-clean_portmap_rules() {
-	command -v iptables >/dev/null || return 0
-	local c rule
-	for c in $(iptables -t nat -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-DN-/ { print $2 }'); do
-		iptables -t nat -S "$c" 2>/dev/null | grep -qF -- "$SUBNET_PREFIX" || continue
-		while read -r rule; do
-			eval "iptables -t nat -D ${rule#-A }" 2>/dev/null
-		done < <(iptables -t nat -S | grep -E -- "^-A .* -j $c( |$)")
-		iptables -t nat -F "$c" 2>/dev/null
-		iptables -t nat -X "$c" 2>/dev/null
-	done
-}
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
