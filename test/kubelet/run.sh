@@ -495,10 +495,12 @@ pod probes <<EOF | drop probes
     readinessProbe:
       tcpSocket: {port: 9090}
       periodSeconds: 1
+    # kubelet probes as soon as StartContainer returns, before the shell
+    # has exec'd httpd: a threshold of 1 would race the bind and restart.
     livenessProbe:
       tcpSocket: {port: 9090}
       periodSeconds: 1
-      failureThreshold: 1
+      failureThreshold: 3
 EOF
 # Negative twins: an HTTP probe answered 404, a TCP probe to a closed port.
 pod probes-fail <<EOF | drop probes-fail
