@@ -16,11 +16,6 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// loopbackNetwork brings `lo` up in pods whose network configuration has no
-// loopback plugin of its own (the built-in default has one): containers of a
-// pod talk to each other over 127.0.0.1.
-const loopbackNetwork = `{"cniVersion":"1.0.0","name":"krill-loopback","plugins":[{"type":"loopback"}]}`
-
 // rollbackTimeout bounds the DEL that undoes a failed ADD; it runs even when
 // the caller's context is already done, or the ADD's leftovers would leak.
 const rollbackTimeout = time.Minute
@@ -33,10 +28,9 @@ type attachment struct {
 	source string // where list came from, for error messages
 }
 
-// Setup runs CNI ADD for the pod: the loopback network when the configured
-// network lacks one, then the configured network on eth0. It returns the
-// pod's addresses. If anything fails it runs DEL on what it started, so no
-// IP allocation, veth or iptables rule outlives the error.
+// Setup runs CNI ADD for the pod on eth0 and returns the pod's addresses
+// (lo is already up: CreateNetNS did that). If the ADD fails it runs DEL,
+// so no IP allocation, veth or iptables rule outlives the error.
 func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 	if err := validPodID(p.ID); err != nil {
 		return nil, fmt.Errorf("network setup: %w", err)
@@ -44,41 +38,43 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 	if !isNetNS(p.NetNS) {
 		return nil, fmt.Errorf("network setup for pod %s: %q is not a network namespace: %w", p.ID, p.NetNS, errdefs.ErrInvalidArgument)
 	}
-	list, source, err := m.loadNetwork()
-	if err != nil {
-		return nil, fmt.Errorf("network setup for pod %s: %w", p.ID, err)
-	}
 	rt, err := runtimeConf(p, podIfName)
 	if err != nil {
 		return nil, fmt.Errorf("network setup for pod %s: %w", p.ID, err)
 	}
-
-	var plan []attachment
-	if !hasPlugin(list, "loopback") {
-		lo, err := libcni.NetworkConfFromBytes([]byte(loopbackNetwork))
-		if err != nil {
-			return nil, fmt.Errorf("loopback network: %w: %w", err, errdefs.ErrInternal)
-		}
-		loRT := *rt
-		loRT.IfName = "lo"
-		loRT.CapabilityArgs = nil
-		plan = append(plan, attachment{lo, &loRT, "built-in"})
+	list, source, err := m.podNetwork(rt)
+	if err != nil {
+		return nil, fmt.Errorf("network setup for pod %s: %w", p.ID, err)
 	}
-	plan = append(plan, attachment{list, rt, source})
-
+	a := attachment{list, rt, source}
+	res, err := m.cni.AddNetworkList(ctx, list, rt)
 	var result *Result
-	for i, a := range plan {
-		res, err := m.cni.AddNetworkList(ctx, a.list, a.rt)
-		if err == nil && a.list == list {
-			result, err = podIPs(res)
-		}
-		if err != nil {
-			err = fmt.Errorf("network setup for pod %s: network %q from %s: %w: %w", p.ID, a.list.Name, a.source, err, failure(ctx))
-			return nil, errors.Join(err, m.rollback(ctx, plan[:i+1]))
-		}
+	if err == nil {
+		result, err = podIPs(res)
+	}
+	if err != nil {
+		err = fmt.Errorf("network setup for pod %s: network %q from %s: %w: %w", p.ID, list.Name, source, err, failure(ctx))
+		return nil, errors.Join(err, m.rollback(ctx, []attachment{a}))
 	}
 	slog.Debug("network: pod set up", "pod", p.ID, "network", list.Name, "ip", result.IP)
 	return result, nil
+}
+
+// podNetwork is the network list for one pod: the configured one, except
+// that the built-in default drops portmap for a pod without host ports.
+// portmap would find nothing to do on ADD, but costs a process start there
+// and several iptables runs on DEL. libcni caches the list ADD ran with,
+// so Teardown runs DEL on the same plugins.
+func (m *Manager) podNetwork(rt *libcni.RuntimeConf) (*libcni.NetworkConfigList, string, error) {
+	list, source, err := m.loadNetwork()
+	if err != nil || source != builtinSource {
+		return list, source, err
+	}
+	if _, hostPorts := rt.CapabilityArgs["portMappings"]; hostPorts {
+		return list, source, nil
+	}
+	list, err = m.defaultNetwork(false)
+	return list, source, err
 }
 
 // failure classifies a plugin failure: the caller's deadline or
@@ -142,16 +138,16 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 		}, "cni cache"})
 	}
 	if len(plan) == 0 {
-		list, source, err := m.loadNetwork()
+		rt, err := runtimeConf(p, podIfName)
+		if err != nil {
+			return fmt.Errorf("network teardown for pod %s: %w", p.ID, err)
+		}
+		list, source, err := m.podNetwork(rt)
 		if err != nil {
 			// Nothing cached and nothing configured: there is no plugin
 			// Krill could ask to undo anything.
 			slog.Warn("network: no cni cache and no usable config, nothing to tear down", "pod", p.ID, "err", err)
 			return nil
-		}
-		rt, err := runtimeConf(p, podIfName)
-		if err != nil {
-			return fmt.Errorf("network teardown for pod %s: %w", p.ID, err)
 		}
 		plan = append(plan, attachment{list, rt, source})
 	}
@@ -168,16 +164,6 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// hasPlugin reports whether the list runs a plugin of that type.
-func hasPlugin(list *libcni.NetworkConfigList, typ string) bool {
-	for _, p := range list.Plugins {
-		if p.Network.Type == typ {
-			return true
-		}
-	}
-	return false
 }
 
 // runtimeConf builds the per-pod arguments of a CNI call: the Kubernetes

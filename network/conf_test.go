@@ -128,8 +128,29 @@ func TestDefaultNetwork(t *testing.T) {
 			for _, p := range list.Plugins {
 				types = append(types, p.Network.Type)
 			}
-			if !reflect.DeepEqual(types, []string{"bridge", "portmap", "loopback"}) {
+			if !reflect.DeepEqual(types, []string{"bridge", "portmap"}) {
 				t.Fatalf("plugins = %v", types)
+			}
+			// A pod without host ports gets the list without portmap.
+			for _, pms := range [][]*runtime.PortMapping{nil, {{ContainerPort: 80}}} {
+				rt, err := runtimeConf(PodNetwork{ID: "p", NetNS: "/x", PortMappings: pms}, "eth0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				own, _, err := m.podNetwork(rt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(own.Plugins) != 1 || own.Plugins[0].Network.Type != "bridge" {
+					t.Errorf("pod without host ports %v: plugins %d, first %s", pms, len(own.Plugins), own.Plugins[0].Network.Type)
+				}
+			}
+			rt, err := runtimeConf(PodNetwork{ID: "p", NetNS: "/x", PortMappings: []*runtime.PortMapping{{ContainerPort: 80, HostPort: 8080}}}, "eth0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if own, _, err := m.podNetwork(rt); err != nil || len(own.Plugins) != 2 {
+				t.Errorf("pod with a host port: %v, %v", own, err)
 			}
 			var bridge struct {
 				Bridge    string `json:"bridge"`

@@ -22,18 +22,20 @@
 // Setup runs ADD on eth0 with CNI_ARGS
 // IgnoreUnknown=1;K8S_POD_NAMESPACE=..;K8S_POD_NAME=..;K8S_POD_INFRA_CONTAINER_ID=<pod id>;K8S_POD_UID=..
 // and the capability arguments portMappings (CRI mappings with a host port,
-// protocol lowercased) and cgroupPath. When the configured network has no
-// loopback plugin, a one-plugin network "krill-loopback" is added first to
-// bring lo up. If any step fails, Setup runs DEL on everything it started
-// before returning the error, so nothing leaks. Teardown runs DEL; it is
+// protocol lowercased) and cgroupPath. lo needs no plugin: CreateNetNS
+// brings it up with two ioctls, whatever the configuration. If the ADD
+// fails, Setup runs DEL before returning the error, so nothing leaks. Teardown runs DEL; it is
 // idempotent, and tolerates a netns that is already gone (plugins get an
 // empty CNI_NETNS and still release the address and the iptables rules).
 //
 // # The built-in default network
 //
 // Used when the conf dir holds no configuration. Requires the bridge,
-// host-local, portmap and loopback plugins in one of the plugin dirs
-// (Debian's containernetworking-plugins installs them in /usr/lib/cni):
+// host-local and portmap plugins in one of the plugin dirs (Debian's
+// containernetworking-plugins installs them in /usr/lib/cni). A pod without
+// host ports gets the list without portmap: that plugin would do nothing
+// on its ADD, yet cost a process start there and several iptables runs on
+// DEL.
 //
 //	{
 //	  "cniVersion": "1.0.0",
@@ -51,8 +53,7 @@
 //	        "routes": [{"dst": "0.0.0.0/0"}]
 //	      }
 //	    },
-//	    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true},
-//	    {"type": "loopback"}
+//	    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
 //	  ]
 //	}
 //

@@ -138,7 +138,7 @@ func newTestNet(tb testing.TB, withLoopback bool, extraPlugins []map[string]any,
 func newDefaultTestNet(tb testing.TB) *testNet {
 	tb.Helper()
 	tn := newTestNet(tb, true, nil, "")
-	data, err := defaultConflist([]string{tn.subnet.String()})
+	data, err := defaultConflist([]string{tn.subnet.String()}, true)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -140,11 +140,10 @@ func (m *Manager) Status() (ready bool, reason, message string) {
 	return true, "", ""
 }
 
-// checkPlugins fails when a plugin of the list, or loopback (which Setup
-// adds when the list has none), has no binary in BinDirs: better to say so
-// in Status than to fail every pod.
+// checkPlugins fails when a plugin of the list has no binary in BinDirs:
+// better to say so in Status than to fail every pod.
 func (m *Manager) checkPlugins(list *libcni.NetworkConfigList) error {
-	types := []string{"loopback"}
+	var types []string
 	for _, p := range list.Plugins {
 		types = append(types, p.Network.Type)
 	}
@@ -174,8 +173,8 @@ func (m *Manager) loadNetwork() (list *libcni.NetworkConfigList, source string, 
 		}
 	}
 	if len(files) == 0 {
-		list, err := m.defaultNetwork()
-		return list, "built-in default", err
+		list, err := m.defaultNetwork(true)
+		return list, builtinSource, err
 	}
 	sort.Strings(files)
 	var errs []error

@@ -212,23 +212,35 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 	return pid, nil
 }
 
-func (m *Manager) unmountPause(ctx context.Context, id string) {
+// unmountPause unmounts and frees the pause rootfs; false when a step
+// failed (it is logged).
+func (m *Manager) unmountPause(ctx context.Context, id string) bool {
+	ok := true
 	rootfs := filepath.Join(m.pauseBundle(id), "rootfs")
 	if err := mount.UnmountAll(rootfs, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
 		m.Log.Warn("unmount pause rootfs", "pod", id, "err", err)
+		ok = false
 	}
 	if err := m.Images.RemoveRootfs(ctx, id); err != nil {
 		m.Log.Warn("remove pause rootfs", "pod", id, "err", err)
+		ok = false
 	}
+	return ok
 }
 
-// removePause kills and deletes the pause container, its rootfs and its cgroup.
-func (m *Manager) removePause(ctx context.Context, pod store.Pod) {
+// removePause kills and deletes the pause container, its rootfs and its
+// cgroup. It goes on after a failed step (each is logged) and reports
+// whether all of them succeeded, so that a caller can try again later.
+func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
+	ok := true
 	if err := m.Runtime.Delete(ctx, pod.ID); err != nil {
 		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
+		ok = false
 	}
-	m.unmountPause(ctx, pod.ID)
+	ok = m.unmountPause(ctx, pod.ID) && ok
 	if err := m.Cgroups.Remove(cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
 		m.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
+		ok = false
 	}
+	return ok
 }

@@ -29,8 +29,10 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
 		}
 	}
-	// CNI DEL and killing pause side by side: the netns is a bind mount,
-	// so it outlives pause until RemoveNetNS below.
+	// CNI DEL and killing (then deleting) pause side by side: the netns is
+	// a bind mount, so it outlives pause until RemoveNetNS below. Deleting
+	// the dead pause container here rather than in Remove hides the cost of
+	// `runc delete` behind the DEL, the longer of the two.
 	netErr := make(chan error, 1)
 	go func() {
 		if pod.NetworkReady {
@@ -40,6 +42,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 		netErr <- nil
 	}()
 	m.stopPause(pod)
+	pauseRemoved := pod.PauseRemoved || m.removePause(ctx, pod)
 	if err := <-netErr; err != nil {
 		return fmt.Errorf("tear down network of pod %s: %w", pod.ID, err)
 	}
@@ -51,6 +54,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	_, err = m.Pods.Update(pod.ID, func(p *store.Pod) error {
 		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 		p.NetworkReady = false
+		p.PauseRemoved = pauseRemoved
 		return nil
 	})
 	return err
@@ -87,12 +91,17 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	defer m.locks.Lock(pod.ID)()
+	if pod, err = m.Pods.Get(id); err != nil { // as Stop left it
+		return err
+	}
 	if m.reaper != nil {
 		if err := m.reaper.RemovePodContainers(ctx, pod.ID); err != nil {
 			return fmt.Errorf("remove containers of pod %s: %w", pod.ID, err)
 		}
 	}
-	m.removePause(ctx, pod)
+	if !pod.PauseRemoved {
+		m.removePause(ctx, pod)
+	}
 	if err := m.removePodFiles(pod.ID); err != nil {
 		return fmt.Errorf("remove files of pod %s: %w", pod.ID, err)
 	}

@@ -23,6 +23,10 @@ type Pod struct {
 	CgroupParent string `json:"cgroup_parent"`
 	// NetworkReady is false after CNI teardown, so a second stop skips it.
 	NetworkReady bool `json:"network_ready"`
+	// PauseRemoved is true once Stop has deleted the dead pause container,
+	// its rootfs and its cgroup, so neither a second Stop nor Remove pays
+	// for another `runc delete`.
+	PauseRemoved bool `json:"pause_removed,omitempty"`
 }
 
 // Key implements Record.

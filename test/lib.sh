@@ -5,7 +5,8 @@
 # write_cni_conflist FILE NAME BRIDGE SUBNET IPAM_DIR
 # A bridge network for test pods: gateway on the bridge, no masquerade (the
 # network rule: pod traffic never leaves this machine), hairpin for hostPort
-# to self, portmap for hostPort mappings, loopback for lo.
+# to self, portmap for hostPort mappings. No loopback plugin: krilld brings
+# lo up itself when it creates the netns.
 write_cni_conflist() {
 	local file=$1 name=$2 bridge=$3 subnet=$4 ipam=$5
 	mkdir -p "$(dirname "$file")"
@@ -27,8 +28,7 @@ write_cni_conflist() {
         "dataDir": "$ipam"
       }
     },
-    { "type": "portmap", "capabilities": { "portMappings": true } },
-    { "type": "loopback" }
+    { "type": "portmap", "capabilities": { "portMappings": true } }
   ]
 }
 EOF

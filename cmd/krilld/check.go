@@ -62,17 +62,17 @@ func check(cfg *config.Config, w io.Writer) int {
 
 	var found []string
 	for _, dir := range cfg.CNI.BinDirs {
-		for _, plugin := range []string{"bridge", "host-local", "loopback", "portmap"} {
+		for _, plugin := range []string{"bridge", "host-local", "portmap"} {
 			if _, err := os.Stat(filepath.Join(dir, plugin)); err == nil {
 				found = append(found, filepath.Join(dir, plugin))
 			}
 		}
 	}
 	hint := ""
-	if len(found) < 4 {
+	if len(found) < 3 {
 		hint = " (apt-get install containernetworking-plugins)"
 	}
-	report(len(found) >= 4, true, "cni plugins", fmt.Sprintf("%d of bridge/host-local/loopback/portmap found in %s%s",
+	report(len(found) >= 3, true, "cni plugins", fmt.Sprintf("%d of bridge/host-local/portmap found in %s%s",
 		len(found), strings.Join(cfg.CNI.BinDirs, ", "), hint))
 	confs, _ := filepath.Glob(filepath.Join(cfg.CNI.ConfDir, "*.conf*"))
 	if len(confs) == 0 {

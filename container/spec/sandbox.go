@@ -160,9 +160,12 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 	}
 
 	// The sandbox security context has no AppArmor field; seccomp applies.
-	seccomp, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged(), true, in.SeccompProfileRoot) //nolint:staticcheck // the deprecated field is still sent
+	seccomp, runtimeDefault, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged(), true, in.SeccompProfileRoot) //nolint:staticcheck // the deprecated field is still sent
 	if err != nil {
 		return nil, err
+	}
+	if runtimeDefault {
+		nativeABIOnly(seccomp)
 	}
 	s.Linux.Seccomp = seccomp
 

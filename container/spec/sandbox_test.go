@@ -52,6 +52,8 @@ func TestGenerateSandboxDefaults(t *testing.T) {
 	}
 	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
 		t.Error("sandbox without a seccomp profile must get the runtime default")
+	} else if nativeArch != "" && !slices.Equal(s.Linux.Seccomp.Architectures, []specs.Arch{nativeArch}) {
+		t.Errorf("pause profile architectures = %v, want only the native %s", s.Linux.Seccomp.Architectures, nativeArch)
 	}
 	if !slices.Equal(s.Linux.MaskedPaths, defaultMaskedPaths) || !slices.Equal(s.Linux.ReadonlyPaths, defaultReadonlyPaths) {
 		t.Errorf("masked %q readonly %q", s.Linux.MaskedPaths, s.Linux.ReadonlyPaths)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 
@@ -144,6 +145,31 @@ func capNames(names []string) ([]string, error) {
 	return out, nil
 }
 
+// nativeArch is the seccomp name of the architecture krilld was built for,
+// "" where it is not known (see nativeABIOnly).
+var nativeArch = map[string]specs.Arch{
+	"amd64":   specs.ArchX86_64,
+	"arm64":   specs.ArchAARCH64,
+	"386":     specs.ArchX86,
+	"arm":     specs.ArchARM,
+	"ppc64le": specs.ArchPPC64LE,
+	"s390x":   specs.ArchS390X,
+	"riscv64": specs.ArchRISCV64,
+}[goruntime.GOARCH]
+
+// nativeABIOnly narrows a runtime default profile to the native syscall
+// ABI, dropping the compat ones (x86 and x32 on amd64, arm on arm64), whose
+// syscalls then kill the process. Only for the pause container: it is a
+// native binary making a handful of syscalls, so this is stricter at no
+// cost, and runc compiles a third of the filter (about 10 ms less per pod
+// here). App containers keep the compat ABIs: 32-bit programs are legal.
+func nativeABIOnly(p *specs.LinuxSeccomp) {
+	if p == nil || nativeArch == "" || !slices.Contains(p.Architectures, nativeArch) {
+		return
+	}
+	p.Architectures = []specs.Arch{nativeArch}
+}
+
 // Seccomp profile strings of the deprecated seccomp_profile_path field.
 const (
 	profileRuntimeDefault = "runtime/default"
@@ -157,34 +183,36 @@ const (
 // sandbox and unconfined for containers (containerd's behaviour, asserted by
 // critest). Privileged containers never get a filter. The capabilities
 // must already be in s: the default profile allows syscalls per capability.
-func seccompProfile(s *specs.Spec, sp *runtime.SecurityProfile, legacy string, privileged, defaultWhenUnset bool, profileRoot string) (*specs.LinuxSeccomp, error) {
+// runtimeDefault tells the result is the built-in profile.
+func seccompProfile(s *specs.Spec, sp *runtime.SecurityProfile, legacy string, privileged, defaultWhenUnset bool, profileRoot string) (_ *specs.LinuxSeccomp, runtimeDefault bool, _ error) {
 	if privileged {
-		return nil, nil
+		return nil, false, nil
 	}
 	if sp == nil {
 		var err error
 		if sp, err = legacyProfile(legacy); err != nil {
-			return nil, fmt.Errorf("seccomp: %w", err)
+			return nil, false, fmt.Errorf("seccomp: %w", err)
 		}
 	}
 	if sp == nil {
 		if !defaultWhenUnset {
-			return nil, nil
+			return nil, false, nil
 		}
 		sp = &runtime.SecurityProfile{ProfileType: runtime.SecurityProfile_RuntimeDefault}
 	}
 	if sp.GetProfileType() != runtime.SecurityProfile_Localhost && sp.GetLocalhostRef() != "" {
-		return nil, fmt.Errorf("seccomp: localhost_ref is only valid with the Localhost profile type: %w", errdefs.ErrInvalidArgument)
+		return nil, false, fmt.Errorf("seccomp: localhost_ref is only valid with the Localhost profile type: %w", errdefs.ErrInvalidArgument)
 	}
 	switch sp.GetProfileType() {
 	case runtime.SecurityProfile_Unconfined:
-		return nil, nil
+		return nil, false, nil
 	case runtime.SecurityProfile_RuntimeDefault:
-		return seccomp.DefaultProfile(s), nil
+		return seccomp.DefaultProfile(s), true, nil
 	case runtime.SecurityProfile_Localhost:
-		return loadSeccompProfile(strings.TrimPrefix(sp.GetLocalhostRef(), profileLocalhost), profileRoot)
+		p, err := loadSeccompProfile(strings.TrimPrefix(sp.GetLocalhostRef(), profileLocalhost), profileRoot)
+		return p, false, err
 	default:
-		return nil, fmt.Errorf("seccomp: unknown profile type %d: %w", sp.GetProfileType(), errdefs.ErrInvalidArgument)
+		return nil, false, fmt.Errorf("seccomp: unknown profile type %d: %w", sp.GetProfileType(), errdefs.ErrInvalidArgument)
 	}
 }
 

@@ -161,7 +161,7 @@ func generate(in Input) (*specs.Spec, error) {
 	// An unset seccomp profile means unconfined for containers (critest
 	// "should support nil profile, which is unconfined"); kubelet always
 	// sets one explicitly.
-	seccomp, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), privileged, false, in.SeccompProfileRoot) //nolint:staticcheck // the deprecated field is still sent
+	seccomp, _, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), privileged, false, in.SeccompProfileRoot) //nolint:staticcheck // the deprecated field is still sent
 	if err != nil {
 		return nil, err
 	}

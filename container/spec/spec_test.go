@@ -407,6 +407,11 @@ func TestSeccomp(t *testing.T) {
 				if sec == nil || sec.DefaultAction != specs.ActErrno || len(sec.Syscalls) < 10 {
 					t.Fatalf("seccomp = %+v, want the runtime default profile", sec)
 				}
+				// Unlike pause's, an app container's profile keeps the
+				// compat ABIs: 32-bit programs may run there.
+				if nativeArch == specs.ArchX86_64 && len(sec.Architectures) < 2 {
+					t.Fatalf("architectures = %v, want the compat ABIs too", sec.Architectures)
+				}
 			case blockChmod:
 				if sec == nil || sec.DefaultAction != specs.ActAllow || len(sec.Syscalls) != 1 || !slices.Equal(sec.Syscalls[0].Names, []string{"chmod", "fchmodat"}) {
 					t.Fatalf("seccomp = %+v, want the block-chmod profile", sec)

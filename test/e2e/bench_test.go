@@ -25,8 +25,16 @@ func percentiles(b *testing.B, name string, ds []time.Duration) {
 // BenchmarkPodLifecycle: RunPodSandbox, StopPodSandbox and
 // RemovePodSandbox latency over 50 pods (containerd 2.4.2 here: 139, 117
 // and 31 ms means). It also reports krilld's RSS idle and with 50 pods.
+// Twice: on the built-in default network (bridge + host-local for pods
+// without host ports), and on a conflist of bridge and portmap, which runs
+// portmap for every pod, as CNI requires of a configured list.
 func BenchmarkPodLifecycle(b *testing.B) {
-	e := newEnv(b)
+	b.Run("builtin-network", func(b *testing.B) { benchPodLifecycle(b, envOptions{builtinNetwork: true}) })
+	b.Run("conflist-bridge-portmap", func(b *testing.B) { benchPodLifecycle(b, envOptions{}) })
+}
+
+func benchPodLifecycle(b *testing.B, opts envOptions) {
+	e := newEnvWith(b, opts)
 	b.ReportMetric(float64(rssKB(e.cmd.Process.Pid)), "krilld-idle-rss-KB")
 	const n = 50
 	for iter := 0; iter < b.N; iter++ {

@@ -36,6 +36,19 @@ type env struct {
 	reg     *testregistry.Registry
 	image   string   // busybox test image reference in reg
 	pods    []string // pod names, whose cgroup parents the test removes
+	// builtinNet: pods use krilld's built-in default network (krill0);
+	// leftovers records what of it the test made and must remove.
+	builtinNet bool
+	leftovers  []string
+}
+
+// envOptions change what newEnvWith sets up.
+type envOptions struct {
+	// builtinNetwork leaves the CNI conf dir empty, so pods get the
+	// built-in default network, as with `make run`. The other tests get a
+	// conflist of their own (bridge and subnet per test), which is safe
+	// next to a running krilld.
+	builtinNetwork bool
 }
 
 func repoRoot(t testing.TB) string {
@@ -51,6 +64,15 @@ func repoRoot(t testing.TB) string {
 
 // newEnv starts a registry with the test image and a krilld.
 func newEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvWith(t, envOptions{})
+}
+
+// builtinNetLeftovers are what the built-in network creates on first use
+// and keeps: the bridge and host-local's allocation directory.
+var builtinNetLeftovers = []string{"/sys/class/net/krill0", "/var/lib/cni/networks/krill"}
+
+func newEnvWith(t testing.TB, opts envOptions) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -70,9 +92,17 @@ func newEnv(t testing.TB) *env {
 	conflist := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[
  {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"hairpinMode":true,
   "ipam":{"type":"host-local","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
- {"type":"portmap","capabilities":{"portMappings":true}},
- {"type":"loopback"}]}`, e.bridge, subnet, filepath.Join(dir, "ipam"))
-	os.WriteFile(filepath.Join(netd, "10-e2e.conflist"), []byte(conflist), 0o644)
+ {"type":"portmap","capabilities":{"portMappings":true}}]}`, e.bridge, subnet, filepath.Join(dir, "ipam"))
+	if opts.builtinNetwork {
+		e.builtinNet, e.bridge = true, ""
+		for _, p := range builtinNetLeftovers {
+			if _, err := os.Stat(p); os.IsNotExist(err) {
+				e.leftovers = append(e.leftovers, p)
+			}
+		}
+	} else {
+		os.WriteFile(filepath.Join(netd, "10-e2e.conflist"), []byte(conflist), 0o644)
+	}
 	e.cfgFile = filepath.Join(dir, "krill.toml")
 	os.WriteFile(e.cfgFile, []byte(fmt.Sprintf(`root = %q
 state = %q
@@ -172,7 +202,10 @@ func (e *env) cleanup() {
 	if e.t.Failed() {
 		e.t.Logf("krilld log:\n%s", tail(e.log(), 60))
 	}
-	exec.Command("ip", "link", "del", e.bridge).Run()
+	if e.bridge != "" {
+		exec.Command("ip", "link", "del", e.bridge).Run()
+	}
+	e.removeBuiltinNet()
 	// The pod cgroup parents stand in for kubelet's pod cgroups, which
 	// kubelet creates and removes; here the test made them up, so it
 	// removes them (Krill removes only its containers' cgroups).
@@ -324,4 +357,28 @@ func (e *env) status(id string) *runtime.ContainerStatus {
 		e.t.Fatalf("status of %s: %v", id, err)
 	}
 	return r.Status
+}
+
+// removeBuiltinNet removes what of the built-in network this test
+// created, unless something else (a krilld started meanwhile) uses it.
+func (e *env) removeBuiltinNet() {
+	for _, p := range e.leftovers {
+		switch {
+		case strings.HasPrefix(p, "/sys/class/net/"):
+			if ports, _ := os.ReadDir(filepath.Join(p, "brif")); len(ports) == 0 {
+				exec.Command("ip", "link", "del", filepath.Base(p)).Run()
+			}
+		default: // host-local's dir: only its lock and last-reserved files
+			entries, _ := os.ReadDir(p)
+			busy := false
+			for _, en := range entries {
+				if en.Name() != "lock" && !strings.HasPrefix(en.Name(), "last_reserved_ip") {
+					busy = true
+				}
+			}
+			if !busy {
+				os.RemoveAll(p)
+			}
+		}
+	}
 }
