@@ -21,6 +21,10 @@ import (
 // maxSockPath is the longest path a unix socket address can hold.
 const maxSockPath = 107
 
+// createGrace is how long Create still waits for `runc create` once its
+// caller has given up (a var for tests).
+var createGrace = 30 * time.Second
+
 // Create starts a krill-shim for the container, which runs `runc create`
 // and reports back over a pipe that exists only until then. It returns the
 // container's init pid, or runc's own error text.
@@ -56,9 +60,11 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (int, error) {
 	pid, err := r.startShim(ctx, dir, o)
 	if err != nil {
 		// The shim exits by itself after reporting an error; make sure of it
-		// and of runc forgetting a half-created container.
-		r.stopShim(context.WithoutCancel(ctx), o.ID)
+		// and of runc forgetting a half-created container. Delete first: a
+		// shim whose container was created (the caller gave up) only exits
+		// once that container's init is gone.
 		r.runc.Delete(context.WithoutCancel(ctx), o.ID, &runc.DeleteOpts{Force: true})
+		r.stopShim(context.WithoutCancel(ctx), o.ID)
 		os.RemoveAll(dir)
 		return 0, err
 	}
@@ -108,10 +114,20 @@ func (r *Runtime) startShim(ctx context.Context, dir string, o CreateOpts) (int,
 	// init does it.
 	go cmd.Wait()
 
-	stop := context.AfterFunc(ctx, func() { syncR.SetReadDeadline(time.Now()) })
+	// The reply is awaited even after ctx ends: returning while `runc
+	// create` still runs would let it finish after the caller's undo and
+	// leave a runc container that nobody owns. A cancelled caller only
+	// bounds the wait to createGrace more, after which the shim's process
+	// group (the shim and its runc) is killed.
+	stop := context.AfterFunc(ctx, func() { syncR.SetReadDeadline(time.Now().Add(createGrace)) })
 	defer stop()
 	reply, err := io.ReadAll(syncR)
-	if err != nil && ctx.Err() != nil {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil {
+		// Even an "ok": the caller has gone and will not learn the
+		// container exists; Create's undo removes it, runc being done.
 		return 0, fmt.Errorf("create container %s: %w", o.ID, ctx.Err())
 	}
 	line := strings.TrimSpace(string(reply))

@@ -705,3 +705,40 @@ func TestRuncMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateCancelledLeavesNothing: a caller that gives up while `runc
+// create` is still running gets its deadline error, and nothing is left
+// once runc finishes: Create waits for runc, then deletes what it made.
+// runc is wrapped to take 1 s over create; the caller waits 150 ms.
+func TestCreateCancelledLeavesNothing(t *testing.T) {
+	r, cfg := newTestRuntime(t)
+	slow := filepath.Join(t.TempDir(), "slow-runc")
+	script := "#!/bin/sh\ncase \" $* \" in *\" create \"*) sleep 1;; esac\nexec /usr/sbin/runc \"$@\"\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuncPath = slow
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := testID(t)
+	bundle := newBundle(t, r, id, []string{"sleep", "60"}, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	_, err = r.Create(ctx, CreateOpts{ID: id, Bundle: bundle, LogPath: filepath.Join(t.TempDir(), "c.log")})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("create: %v, want DeadlineExceeded", err)
+	}
+	// Had runc been abandoned, it would finish what it started meanwhile.
+	time.Sleep(time.Second)
+	if r.known(id) {
+		t.Error("runc still knows the container after the cancelled create")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.ShimDir, id)); !os.IsNotExist(err) {
+		t.Errorf("shim dir left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", cgroupParent, id)); !os.IsNotExist(err) {
+		t.Errorf("container cgroup left: %v", err)
+	}
+}
