@@ -81,3 +81,50 @@ func mountsUnder(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// TestStopThenRemoveLeaveNothing: StopPodSandbox already deletes pause (runc
+// state, cgroup, rootfs mount) and the netns, beside CNI DEL; a second stop
+// is harmless; RemovePodSandbox then leaves no pod directory, mount or record.
+func TestStopThenRemoveLeaveNothing(t *testing.T) {
+	e := newEnv(t)
+	podID, podCfg := e.pod("stopper")
+	e.container(podID, podCfg, "c", []string{"sleep", "3600"})
+	state := filepath.Join(e.dir, "state")
+	pauseCgroup := filepath.Join("/sys/fs/cgroup/memory/krill-e2e/stopper", podID)
+	for _, p := range []string{filepath.Join(state, "runc", podID), pauseCgroup, filepath.Join(state, "netns", podID)} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("running pod lacks %s: %v", p, err)
+		}
+	}
+
+	for i := 0; i < 2; i++ {
+		if _, err := e.rt.StopPodSandbox(e.ctx(), &runtime.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
+			t.Fatalf("stop #%d: %v", i+1, err)
+		}
+	}
+	for _, p := range []string{filepath.Join(state, "runc", podID), pauseCgroup, filepath.Join(state, "netns", podID)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("stopped pod still has %s (%v)", p, err)
+		}
+	}
+	if m := mountsUnder(t, filepath.Join(state, "pods", podID, "bundle")); len(m) != 0 {
+		t.Errorf("stopped pod's pause rootfs still mounted: %v", m)
+	}
+	st, err := e.rt.PodSandboxStatus(e.ctx(), &runtime.PodSandboxStatusRequest{PodSandboxId: podID})
+	if err != nil || st.Status.State != runtime.PodSandboxState_SANDBOX_NOTREADY {
+		t.Fatalf("status after stop: %v, %v", st, err)
+	}
+
+	if _, err := e.rt.RemovePodSandbox(e.ctx(), &runtime.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "pods", podID)); !os.IsNotExist(err) {
+		t.Errorf("pod directory left after remove (%v)", err)
+	}
+	if m := mountsUnder(t, filepath.Join(state, "pods")); len(m) != 0 {
+		t.Errorf("mounts left after remove: %v", m)
+	}
+	if _, err := e.rt.PodSandboxStatus(e.ctx(), &runtime.PodSandboxStatusRequest{PodSandboxId: podID}); status.Code(err) != codes.NotFound {
+		t.Errorf("status after remove: %v, want NotFound", err)
+	}
+}
