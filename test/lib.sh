@@ -66,6 +66,20 @@ stop_pid() {
 	wait "$pid" 2>/dev/null
 }
 
+# delete_runc_leftovers DIR: `runc delete --force` for every runc container
+# whose state lives below DIR (a runc root of the krilld this harness
+# started): the containers krilld could not remove (it crashed, or rmp
+# failed) are all ours.
+delete_runc_leftovers() {
+	local st root id
+	while read -r st; do
+		root="$(dirname "$(dirname "$st")")"
+		id="$(basename "$(dirname "$st")")"
+		log "cleanup: deleting leftover runc container $id"
+		runc --root "$root" delete --force "$id" >/dev/null 2>&1
+	done < <(find "$1" -name state.json -path '*/runc*' 2>/dev/null)
+}
+
 # unmount_under DIR: unmounts every mount point below DIR (and DIR's own
 # subdirectories mounted onto themselves), deepest first, repeatedly: a bind
 # mount can be stacked.

@@ -94,15 +94,7 @@ cleanup() {
 		stop_pid "$krilld_pid" krilld
 	fi
 	[[ -z "$registry_pid" ]] || stop_pid "$registry_pid" registry
-	# Containers krilld could not remove (it crashed, or rmp failed): every
-	# runc state dir under the temp dir is one of ours.
-	local st root id
-	while read -r st; do
-		root="$(dirname "$(dirname "$st")")"
-		id="$(basename "$(dirname "$st")")"
-		log "cleanup: deleting leftover runc container $id"
-		runc --root "$root" delete --force "$id" >/dev/null 2>&1
-	done < <(find "$tmp" -name state.json -path '*/runc*' 2>/dev/null)
+	delete_runc_leftovers "$tmp"
 	unmount_under "$tmp"
 	ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
 	# critest pods have no cgroup parent, so krilld put them under its default

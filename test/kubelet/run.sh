@@ -112,15 +112,7 @@ cleanup() {
 	fi
 	[[ -z "$registry_pid" ]] || stop_pid "$registry_pid" registry
 	[[ -z "$private_pid" ]] || stop_pid "$private_pid" private-registry
-	# Containers krilld could not remove: every runc state dir under the
-	# temp dir is one of ours.
-	local st root id
-	while read -r st; do
-		root="$(dirname "$(dirname "$st")")"
-		id="$(basename "$(dirname "$st")")"
-		log "cleanup: deleting leftover runc container $id"
-		runc --root "$root" delete --force "$id" >/dev/null 2>&1
-	done < <(find "$state" -name state.json -path '*/runc*' 2>/dev/null)
+	delete_runc_leftovers "$state"
 	# kubelet bind-mounts its root dir onto itself: unmount_under covers it.
 	unmount_under "$tmp"
 	unmount_under "$state"
@@ -750,14 +742,20 @@ undrop private-nocreds
 
 # -- imagePullPolicy
 policy_id() { cri inspecti "$POLICY_IMAGE" 2>/dev/null | jq -r '.status.id // empty'; }
-check_policy() {
-	local idA idB idNow
-	pod policy-a <<EOF | drop policy-a
+# policy_pod NAME IMAGE POLICY: drops a one-container pod running $LOOP
+# from IMAGE with that imagePullPolicy.
+policy_pod() {
+	pod "$1" <<EOF | drop "$1"
   - name: c
-    image: $POLICY_IMAGE
-    imagePullPolicy: IfNotPresent
+    image: $2
+    imagePullPolicy: $3
     command: ["sh", "-c", "$LOOP"]
 EOF
+}
+
+check_policy() {
+	local idA idB idNow
+	policy_pod policy-a "$POLICY_IMAGE" IfNotPresent
 	wait_until 90 running policy-a c || { echo "policy-a (IfNotPresent, first pull) not running: $(why policy-a c)"; return 1; }
 	idA="$(policy_id)"
 	[[ -n "$idA" ]] || { echo "no image $POLICY_IMAGE in the runtime after policy-a ran"; return 1; }
@@ -767,22 +765,12 @@ EOF
 	idB="$("$crane" manifest --insecure "127.0.0.1:$port/krill-e2e/policy:1" | jq -r .config.digest)"
 	[[ "$idB" != "$idA" ]] || { echo "registry image did not change ($idA)"; return 1; }
 
-	pod policy-ifnotpresent <<EOF | drop policy-ifnotpresent
-  - name: c
-    image: $POLICY_IMAGE
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "$LOOP"]
-EOF
+	policy_pod policy-ifnotpresent "$POLICY_IMAGE" IfNotPresent
 	wait_until 60 running policy-ifnotpresent c || { echo "IfNotPresent pod not running: $(why policy-ifnotpresent c)"; return 1; }
 	idNow="$(policy_id)"
 	[[ "$idNow" == "$idA" ]] || { echo "IfNotPresent pulled again: image is $idNow, was $idA"; return 1; }
 
-	pod policy-always <<EOF | drop policy-always
-  - name: c
-    image: $POLICY_IMAGE
-    imagePullPolicy: Always
-    command: ["sh", "-c", "$LOOP"]
-EOF
+	policy_pod policy-always "$POLICY_IMAGE" Always
 	wait_until 60 running policy-always c || { echo "Always pod not running: $(why policy-always c)"; return 1; }
 	idNow="$(policy_id)"
 	[[ "$idNow" == "$idB" ]] || { echo "Always did not pull the new image: image is $idNow, registry has $idB"; return 1; }
@@ -790,18 +778,8 @@ EOF
 	ia="$(q policy-always c .imageID)" ii="$(q policy-ifnotpresent c .imageID)"
 	[[ "$ia" != "$ii" ]] || { echo "Always and IfNotPresent containers report the same imageID $ia"; return 1; }
 
-	pod policy-never-present <<EOF | drop policy-never-present
-  - name: c
-    image: $POLICY_IMAGE
-    imagePullPolicy: Never
-    command: ["sh", "-c", "$LOOP"]
-EOF
-	pod policy-never-missing <<EOF | drop policy-never-missing
-  - name: c
-    image: $NEVER_IMAGE
-    imagePullPolicy: Never
-    command: ["sh", "-c", "$LOOP"]
-EOF
+	policy_pod policy-never-present "$POLICY_IMAGE" Never
+	policy_pod policy-never-missing "$NEVER_IMAGE" Never
 	wait_until 60 running policy-never-present c || { echo "Never with the image present: not running: $(why policy-never-present c)"; return 1; }
 	never_refused() { q policy-never-missing c '.state.waiting.reason' | grep -qx ErrImageNeverPull; }
 	wait_until 60 never_refused || { echo "Never with the image missing: $(why policy-never-missing c) (want ErrImageNeverPull)"; return 1; }
