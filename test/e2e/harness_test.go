@@ -36,10 +36,9 @@ type env struct {
 	reg     *testregistry.Registry
 	image   string   // busybox test image reference in reg
 	pods    []string // pod names, whose cgroup parents the test removes
-	// builtinNet: pods use krilld's built-in default network (krill0);
-	// leftovers records what of it the test made and must remove.
-	builtinNet bool
-	leftovers  []string
+	// leftovers: what of krilld's built-in network (envOptions) the test
+	// made and must remove.
+	leftovers []string
 }
 
 // envOptions change what newEnvWith sets up.
@@ -89,18 +88,18 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	subnet := fmt.Sprintf("10.91.%d.0/24", n%250)
 	netd := filepath.Join(dir, "net.d")
 	os.MkdirAll(netd, 0o755)
-	conflist := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[
- {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"hairpinMode":true,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}`, e.bridge, subnet, filepath.Join(dir, "ipam"))
 	if opts.builtinNetwork {
-		e.builtinNet, e.bridge = true, ""
+		e.bridge = ""
 		for _, p := range builtinNetLeftovers {
 			if _, err := os.Stat(p); os.IsNotExist(err) {
 				e.leftovers = append(e.leftovers, p)
 			}
 		}
 	} else {
+		conflist := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[
+ {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"hairpinMode":true,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}`, e.bridge, subnet, filepath.Join(dir, "ipam"))
 		os.WriteFile(filepath.Join(netd, "10-e2e.conflist"), []byte(conflist), 0o644)
 	}
 	e.cfgFile = filepath.Join(dir, "krill.toml")
