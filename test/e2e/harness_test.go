@@ -39,6 +39,29 @@ type env struct {
 	// leftovers: what of krilld's built-in network (envOptions) the test
 	// made and must remove.
 	leftovers []string
+	slot      *os.File // flock on the bridge/subnet number, held until cleanup
+}
+
+// netSlot picks a bridge and subnet number no other test process on this
+// machine holds: each number is an flock'ed file, so test runs of several
+// checkouts at once (or a killed one, whose lock the kernel drops) never
+// share a bridge.
+func netSlot(t testing.TB) (int, *os.File) {
+	t.Helper()
+	start := int(envSeq.Add(1)) + os.Getpid()
+	for i := 0; i < 250; i++ {
+		n := (start + i) % 250
+		f, err := os.OpenFile(fmt.Sprintf("/run/lock/krill-e2e-net-%d", n), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			return n, f
+		}
+		f.Close()
+	}
+	t.Fatal("no free e2e network slot")
+	return 0, nil
 }
 
 // envOptions change what newEnvWith sets up.
@@ -83,9 +106,9 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := int(envSeq.Add(1)) + os.Getpid()%100*10
-	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n%1000), sock: filepath.Join(dir, "krill.sock")}
-	subnet := fmt.Sprintf("10.91.%d.0/24", n%250)
+	n, slot := netSlot(t)
+	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot}
+	subnet := fmt.Sprintf("10.91.%d.0/24", n)
 	netd := filepath.Join(dir, "net.d")
 	os.MkdirAll(netd, 0o755)
 	if opts.builtinNetwork {
@@ -205,6 +228,9 @@ func (e *env) cleanup() {
 		exec.Command("ip", "link", "del", e.bridge).Run()
 	}
 	e.removeBuiltinNet()
+	if e.slot != nil {
+		e.slot.Close()
+	}
 	// The pod cgroup parents stand in for kubelet's pod cgroups, which
 	// kubelet creates and removes; here the test made them up, so it
 	// removes them (Krill removes only its containers' cgroups).
