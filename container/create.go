@@ -31,13 +31,13 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if cfg.GetImage().GetImage() == "" {
 		return "", fmt.Errorf("container config needs an image: %w", errdefs.ErrInvalidArgument)
 	}
-	pod, err := m.Pods.Get(podID)
+	// Held until the record is written: a concurrent RemovePodSandbox
+	// waits, and then finds this container to remove.
+	pod, release, err := m.Pods.Use(podID)
 	if err != nil {
 		return "", err
 	}
-	if pod.State != runtime.PodSandboxState_SANDBOX_READY {
-		return "", fmt.Errorf("pod %s is not ready: %w", pod.ID, errdefs.ErrFailedPrecondition)
-	}
+	defer release()
 	img, err := m.Images.Get(ctx, cfg.Image.Image)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
@@ -51,11 +51,13 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	var undo []func()
+	var undo []func(context.Context)
 	defer func() {
 		if err != nil {
 			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
+				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sandbox.CleanupTimeout)
+				undo[i](uctx)
+				cancel()
 			}
 			m.names.Release(key, id)
 		}
@@ -67,22 +69,22 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := os.MkdirAll(rootfs, 0o711); err != nil {
 		return "", err
 	}
-	undo = append(undo, func() { os.RemoveAll(bundle) })
+	undo = append(undo, func(context.Context) { os.RemoveAll(bundle) })
 	mounts, err := m.Images.PrepareRootfs(ctx, id, img.ID, false)
 	if err != nil {
 		return "", fmt.Errorf("prepare rootfs: %w", err)
 	}
-	undo = append(undo, func() { m.Images.RemoveRootfs(context.Background(), id) })
+	undo = append(undo, func(ctx context.Context) { m.Images.RemoveRootfs(ctx, id) })
 	if err := mount.All(mounts, rootfs); err != nil {
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
-	undo = append(undo, func() { mount.UnmountAll(rootfs, 0) })
+	undo = append(undo, func(context.Context) { mount.UnmountAll(rootfs, 0) })
 	steps := []any{"rootfs", time.Since(start).Round(time.Millisecond)}
 
 	// Image volumes become binds of read-only snapshots. cfg is a copy:
 	// the record keeps the rewritten mounts, the caller's message is left alone.
 	cfg = proto.Clone(cfg).(*runtime.ContainerConfig)
-	undo = append(undo, func() { m.unmountImageVolumes(context.Background(), id) })
+	undo = append(undo, func(ctx context.Context) { m.unmountImageVolumes(ctx, id) })
 	if err := m.mountImageVolumes(ctx, id, cfg); err != nil {
 		return "", err
 	}
@@ -144,8 +146,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err != nil {
 		return "", fmt.Errorf("create container: %w", err)
 	}
-	undo = append(undo, func() {
-		m.Runtime.Delete(context.Background(), id)
+	undo = append(undo, func(ctx context.Context) {
+		m.Runtime.Delete(ctx, id)
 		m.Cgroups.Remove(cgroupsPath)
 	})
 

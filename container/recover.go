@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/oci"
+	"github.com/krill-runtime/krill/sandbox"
+	"github.com/krill-runtime/krill/store"
 )
 
 // Recover re-attaches to containers after krilld restarted. Assumptions:
@@ -17,27 +20,29 @@ import (
 //   - a shim outlives krilld and writes the exit file when its container
 //     ends, so a container that exited while krilld was down still has its
 //     real exit code (oci.Runtime.Exited reads it);
+//   - a record saying CREATED may belong to a container a krilld killed
+//     inside StartContainer did start: runc tells;
+//   - a record whose pod has no record is a create that raced a pod
+//     removal: the container is removed (unless the pod's record is only
+//     quarantined: then the pod may well be alive);
 //   - a bundle directory without a record is a Create that crashed
-//     half-way: its runc container, mounts and snapshot are removed.
+//     half-way: its runc container, mounts and snapshot are removed, unless
+//     its record was quarantined (unreadable): that one is left alone.
+//
+// Every step that runs runc is bounded by sandbox.CleanupTimeout.
 func (m *Manager) Recover(ctx context.Context) {
 	for _, c := range m.Containers.List() {
 		m.exited.Store(c.ID, make(chan struct{}))
-		switch c.State {
-		case runtime.ContainerState_CONTAINER_EXITED:
-			m.closeExited(c.ID)
-		case runtime.ContainerState_CONTAINER_RUNNING:
-			if exit := m.Runtime.Exited(c.ID); exit != nil {
-				m.recordExit(c.ID, exit)
-				continue
+		if _, err := m.Pods.Get(c.PodID); errdefs.IsNotFound(err) && !m.Pods.Pods.Quarantined(c.PodID) {
+			m.Log.Warn("removing container whose pod is gone", "container", c.ID, "pod", c.PodID)
+			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
+			if err := m.Remove(cctx, c.ID); err != nil {
+				m.Log.Warn("remove container whose pod is gone", "container", c.ID, "err", err)
 			}
-			go m.wait(c.ID)
-		case runtime.ContainerState_CONTAINER_CREATED:
-			if exit := m.Runtime.Exited(c.ID); exit != nil {
-				m.recordExit(c.ID, exit)
-			}
-		default:
-			m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()})
+			cancel()
+			continue
 		}
+		m.recoverOne(ctx, c)
 	}
 	entries, err := os.ReadDir(m.StateDir)
 	if err != nil {
@@ -47,11 +52,57 @@ func (m *Manager) Recover(ctx context.Context) {
 		if _, err := m.Containers.Get(e.Name()); err == nil || len(e.Name()) != 64 {
 			continue
 		}
-		m.Log.Warn("removing half-created container", "container", e.Name())
-		m.Runtime.Delete(ctx, e.Name())
-		m.unmountImageVolumes(ctx, e.Name())
-		mount.UnmountAll(filepath.Join(m.StateDir, e.Name(), "rootfs"), 0)
-		m.Images.RemoveRootfs(ctx, e.Name())
-		os.RemoveAll(filepath.Join(m.StateDir, e.Name()))
+		if m.Containers.Quarantined(e.Name()) {
+			m.Log.Warn("container record quarantined: its process, shim and mounts are left alone", "container", e.Name())
+			continue
+		}
+		m.removeHalfCreated(ctx, e.Name())
 	}
+}
+
+// recoverOne brings one container's record in line with its process.
+func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
+	switch c.State {
+	case runtime.ContainerState_CONTAINER_EXITED:
+		m.closeExited(c.ID)
+	case runtime.ContainerState_CONTAINER_RUNNING:
+		if exit := m.Runtime.Exited(c.ID); exit != nil {
+			m.recordExit(c.ID, exit)
+			return
+		}
+		go m.wait(c.ID)
+	case runtime.ContainerState_CONTAINER_CREATED:
+		if exit := m.Runtime.Exited(c.ID); exit != nil {
+			m.recordExit(c.ID, exit)
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
+		status, err := m.Runtime.Status(cctx, c.ID)
+		cancel()
+		if err != nil {
+			m.Log.Warn("state of created container", "container", c.ID, "err", err)
+			return
+		}
+		if status == "running" {
+			m.Log.Warn("container started by a krilld that died in StartContainer: recorded running", "container", c.ID)
+			m.markRunning(c.ID, time.Now())
+		}
+	default:
+		m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()})
+	}
+}
+
+// removeHalfCreated removes what a crashed Create of id left.
+func (m *Manager) removeHalfCreated(ctx context.Context, id string) {
+	m.Log.Warn("removing half-created container", "container", id)
+	ctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
+	defer cancel()
+	if err := m.Runtime.Delete(ctx, id); err != nil {
+		m.Log.Warn("delete half-created container; tried again at the next start", "container", id, "err", err)
+		return
+	}
+	m.unmountImageVolumes(ctx, id)
+	mount.UnmountAll(filepath.Join(m.StateDir, id, "rootfs"), 0)
+	m.Images.RemoveRootfs(ctx, id)
+	os.RemoveAll(filepath.Join(m.StateDir, id))
 }

@@ -35,17 +35,28 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("start container %s: %w", c.ID, err)
 	}
-	c, err = m.Containers.Update(c.ID, func(r *store.Container) error {
+	m.markRunning(c.ID, time.Now())
+	return nil
+}
+
+// markRunning records a started container as running and starts its
+// waiter. It runs: a record that cannot be written now (full disk) is
+// kept in memory and written later, never left saying CREATED with
+// nobody watching the process.
+func (m *Manager) markRunning(id string, startedAt time.Time) {
+	c, err := m.Containers.Settle(id, func(r *store.Container) error {
 		r.State = runtime.ContainerState_CONTAINER_RUNNING
-		r.StartedAt = time.Now().UnixNano()
+		r.StartedAt = startedAt.UnixNano()
 		return nil
 	})
 	if err != nil {
-		return err
+		m.Log.Warn("record container start", "container", id, "err", err)
+		if errdefs.IsNotFound(err) {
+			return
+		}
 	}
 	m.emit(c, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
-	go m.wait(c.ID)
-	return nil
+	go m.wait(id)
 }
 
 // wait blocks until the container exits and records it. It runs once per
@@ -63,7 +74,7 @@ func (m *Manager) wait(id string) {
 // shows: OOMKilled when the cgroup saw an OOM kill, else Completed/Error.
 func (m *Manager) recordExit(id string, exit *oci.Exit) {
 	var recorded bool
-	c, err := m.Containers.Update(id, func(r *store.Container) error {
+	c, err := m.Containers.Settle(id, func(r *store.Container) error {
 		if r.State == runtime.ContainerState_CONTAINER_EXITED {
 			return nil
 		}
@@ -76,6 +87,9 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 			r.StartedAt = r.FinishedAt
 		}
 		switch oom, _ := m.Cgroups.OOMKilled(r.CgroupsPath); {
+		case exit.ShimDied:
+			r.Reason = "ShimDied"
+			r.Message = "krill-shim died before the container: the container was killed (or found dead), its output after that point is lost"
 		case oom:
 			r.Reason = "OOMKilled"
 		case exit.Code == 0:
@@ -86,7 +100,12 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 		return nil
 	})
 	if err != nil {
-		return
+		// Not found: removed meanwhile. Else the exit is in memory and
+		// its write is retried: Stop and Remove must not wait for it.
+		m.Log.Warn("record container exit", "container", id, "err", err)
+	}
+	if recorded && exit.ShimDied {
+		m.Log.Warn("container's shim died", "container", id, "code", c.ExitCode)
 	}
 	if recorded {
 		m.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)

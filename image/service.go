@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/metadata"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/plugins/content/local"
@@ -110,6 +111,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create image store: %w", err)
 	}
+	if err := cleanTempMounts(filepath.Join(cfg.Root, "tmpmounts"), s.log); err != nil {
+		return nil, err
+	}
 	cs, err := local.NewStore(filepath.Join(cfg.Root, "content"))
 	if err != nil {
 		return nil, fmt.Errorf("open content store: %w", err)
@@ -200,5 +204,24 @@ func (s *Service) gc(ctx context.Context) error {
 		return fmt.Errorf("image garbage collection: %w", err)
 	}
 	s.log.Debug("image garbage collection", "took", time.Since(start), "stats", fmt.Sprint(st))
+	return nil
+}
+
+// cleanTempMounts points containerd's temporary mounts (the applier mounts
+// a layer's parent snapshot to unpack into it) at dir, which only this
+// krilld uses, and unmounts what a krilld killed during an unpack left
+// there: in the shared /tmp they would stay mounted forever. containerd
+// does the same at start.
+func cleanTempMounts(dir string, log *slog.Logger) error {
+	if err := mount.SetTempMountLocation(dir); err != nil {
+		return fmt.Errorf("temp mount location: %w", err)
+	}
+	warnings, err := mount.CleanupTempMounts(0)
+	if err != nil {
+		return fmt.Errorf("clean up temp mounts: %w", err)
+	}
+	for _, w := range warnings {
+		log.Warn("clean up temp mount", "err", w)
+	}
 	return nil
 }

@@ -47,6 +47,9 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 		return nil, fmt.Errorf("network setup for pod %s: %w", p.ID, err)
 	}
 	a := attachment{list, rt, source}
+	if err := m.writeIntent(p.ID, a); err != nil {
+		return nil, fmt.Errorf("network setup for pod %s: %w", p.ID, err)
+	}
 	res, err := m.cni.AddNetworkList(ctx, list, rt)
 	var result *Result
 	if err == nil {
@@ -54,7 +57,11 @@ func (m *Manager) Setup(ctx context.Context, p PodNetwork) (*Result, error) {
 	}
 	if err != nil {
 		err = fmt.Errorf("network setup for pod %s: network %q from %s: %w: %w", p.ID, list.Name, source, err, failure(ctx))
-		return nil, errors.Join(err, m.rollback(ctx, []attachment{a}))
+		rerr := m.rollback(ctx, []attachment{a})
+		if rerr == nil {
+			m.removeIntent(p.ID)
+		}
+		return nil, errors.Join(err, rerr)
 	}
 	slog.Debug("network: pod set up", "pod", p.ID, "network", list.Name, "ip", result.IP)
 	return result, nil
@@ -138,6 +145,15 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 		}, "cni cache"})
 	}
 	if len(plan) == 0 {
+		// No cache: ADD never finished. The intent says what it was given.
+		a, err := m.readIntent(p.ID)
+		if err != nil {
+			slog.Warn("network: ignoring broken cni intent", "pod", p.ID, "err", err)
+		} else if a != nil {
+			plan = append(plan, *a)
+		}
+	}
+	if len(plan) == 0 {
 		rt, err := runtimeConf(p, podIfName)
 		if err != nil {
 			return fmt.Errorf("network teardown for pod %s: %w", p.ID, err)
@@ -162,6 +178,9 @@ func (m *Manager) Teardown(ctx context.Context, p PodNetwork) error {
 		if err := m.cni.DelNetworkList(ctx, a.list, a.rt); err != nil {
 			errs = append(errs, fmt.Errorf("network teardown for pod %s: network %q from %s: %w: %w", p.ID, a.list.Name, a.source, err, failure(ctx)))
 		}
+	}
+	if len(errs) == 0 {
+		m.removeIntent(p.ID)
 	}
 	return errors.Join(errs...)
 }

@@ -32,6 +32,7 @@ type exitFile struct {
 	Code       int       `json:"code"`
 	Signal     int       `json:"signal"`
 	FinishedAt time.Time `json:"finished_at"`
+	ShimDied   bool      `json:"shim_died,omitempty"` // written by krilld only
 }
 
 // readExit returns the exit recorded in dir, or nil if there is none yet.
@@ -47,13 +48,13 @@ func readExit(dir string) (*Exit, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("exit file %s: %w", dir, err)
 	}
-	return &Exit{Code: f.Code, Signal: f.Signal, FinishedAt: f.FinishedAt}, nil
+	return &Exit{Code: f.Code, Signal: f.Signal, FinishedAt: f.FinishedAt, ShimDied: f.ShimDied}, nil
 }
 
 // writeExit records an exit krilld had to make up itself (the shim is gone),
 // the same way the shim does: temp file, then rename.
 func writeExit(dir string, e *Exit) error {
-	b, err := json.Marshal(exitFile{Code: e.Code, Signal: e.Signal, FinishedAt: e.FinishedAt})
+	b, err := json.Marshal(exitFile{Code: e.Code, Signal: e.Signal, FinishedAt: e.FinishedAt, ShimDied: e.ShimDied})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ type Exit struct {
 	Code       int
 	Signal     int
 	FinishedAt time.Time
+	// ShimDied: the container's shim died before it, so krilld killed the
+	// container (or found it dead with its status lost).
+	ShimDied bool
 }
 
 // Runtime runs containers with runc and krill-shim. It keeps no state in

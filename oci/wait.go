@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 )
 
 // Wait blocks until the container's init has exited and returns how. It only
@@ -18,8 +20,9 @@ import (
 // containers created by an earlier krilld process:
 //   - exit file present: that is the answer;
 //   - shim alive: ask it ("wait" on ctl.sock) and then read the exit file;
-//   - no shim (the pause container, or a shim that was killed): ask runc; a
-//     container still running is watched through a pidfd on its init.
+//   - no shim (the pause container): ask runc; a container still running is
+//     watched through a pidfd on its init;
+//   - a shim that died before its container: see orphaned.
 func (r *Runtime) Wait(ctx context.Context, id string) (*Exit, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
@@ -53,6 +56,9 @@ func (r *Runtime) Wait(ctx context.Context, id string) (*Exit, error) {
 		if err != nil || e != nil {
 			return e, err
 		}
+		if hadShim(dir) {
+			return r.orphaned(ctx, id, pid)
+		}
 		if !waitPidExit(ctx, pid, 0) && ctx.Err() != nil {
 			return nil, fmt.Errorf("wait container %s: %w", id, ctx.Err())
 		}
@@ -74,6 +80,21 @@ func (r *Runtime) Exited(id string) *Exit {
 	}
 	e, _, _ := r.lostExit(context.Background(), id)
 	return e
+}
+
+// Status asks runc what state the container is in: "created", "running",
+// "paused" or "stopped" (errdefs.ErrNotFound when runc has no such
+// container). Recovery uses it for a container recorded as created, which
+// a krilld killed inside StartContainer may have started.
+func (r *Runtime) Status(ctx context.Context, id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	st, err := r.runc.State(ctx, id)
+	if err != nil {
+		return "", runcError("state", id, err)
+	}
+	return st.Status, nil
 }
 
 // lostExit handles a container without a live shim. The shim writes the
@@ -98,11 +119,42 @@ func (r *Runtime) lostExit(ctx context.Context, id string) (*Exit, int, error) {
 	} else if st.Status != "stopped" {
 		return nil, st.Pid, nil
 	}
-	e := &Exit{Code: 255, FinishedAt: time.Now()}
+	e := &Exit{Code: 255, FinishedAt: time.Now(), ShimDied: hadShim(dir)}
 	if werr := writeExit(dir, e); werr != nil {
 		return nil, 0, fmt.Errorf("container %s: record exit: %w", id, werr)
 	}
 	return e, 0, nil
+}
+
+// orphaned handles a container whose shim died while the container still
+// runs: nobody drains its output any more (its log has stopped and a full
+// pipe would block it), attach is gone and nobody would record its exit.
+// As containerd does when a shim dies, the container is killed, and its
+// exit recorded with ShimDied so the reason can say what happened.
+func (r *Runtime) orphaned(ctx context.Context, id string, pid int) (*Exit, error) {
+	if err := r.Kill(ctx, id, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
+		// runc itself failing must not leave the process running.
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	if !waitPidExit(ctx, pid, orphanKillTimeout) {
+		return nil, fmt.Errorf("container %s: shim died and the container survived SIGKILL: %w", id, context.DeadlineExceeded)
+	}
+	e := &Exit{Code: 128 + int(syscall.SIGKILL), Signal: int(syscall.SIGKILL), FinishedAt: time.Now(), ShimDied: true}
+	if err := writeExit(r.shimDir(id), e); err != nil {
+		return nil, fmt.Errorf("container %s: record exit: %w", id, err)
+	}
+	return e, nil
+}
+
+// orphanKillTimeout bounds the wait for a container killed because its
+// shim died (a process in uninterruptible sleep ignores SIGKILL for a while).
+const orphanKillTimeout = 10 * time.Second
+
+// hadShim tells whether the container was started under a shim (pause is
+// not): its shim.pid stays after the shim is gone.
+func hadShim(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, fileShimPid))
+	return err == nil
 }
 
 // ReopenLog makes the shim close and reopen the container's CRI log file

@@ -49,6 +49,7 @@ type Manager struct {
 	// two concurrent RunPodSandbox calls cannot both create it.
 	names *store.Names
 	locks store.Locks // one lifecycle call per object at a time
+	gates gates       // container creates against Stop/Remove, see Use
 }
 
 // New returns a Manager; call SetReaper before serving.

@@ -17,7 +17,11 @@ import (
 //     complete once; its pause may have died since (then it is NOTREADY);
 //   - a pod directory or netns file without a record is a Run that crashed
 //     half-way (the netns is made first, the files next): its network,
-//     pause container, rootfs, files and netns are removed.
+//     pause container, rootfs, files and netns are removed. The netns file
+//     goes last and only once CNI DEL worked, so a DEL that failed (a hung
+//     plugin, cut off after CleanupTimeout) is tried again next start;
+//   - a pod whose record was quarantined (unreadable) is not an orphan:
+//     its pause, network and files are left alone.
 func (m *Manager) Recover(ctx context.Context) {
 	for _, p := range m.Pods.List() {
 		m.refresh(p)
@@ -32,16 +36,32 @@ func (m *Manager) Recover(ctx context.Context) {
 		}
 	}
 	for id := range orphans {
-		m.Log.Warn("removing half-created pod", "pod", id)
-		orphan := store.Pod{ID: id, Config: &runtime.PodSandboxConfig{}}
-		m.removePause(ctx, orphan)
-		m.removePodFiles(id)
-		// CNI may have run already: DEL from libcni's cache releases the
-		// IP and port rules even without the netns.
-		netns := filepath.Join(m.NetnsDir, id)
-		if err := m.Network.Teardown(ctx, network.PodNetwork{ID: id, NetNS: netns}); err != nil {
-			m.Log.Warn("tear down network of half-created pod", "pod", id, "err", err)
+		if m.Pods.Quarantined(id) {
+			m.Log.Warn("pod record quarantined: its pause, network and files are left alone", "pod", id)
+			continue
 		}
-		m.Network.RemoveNetNS(netns)
+		m.removeOrphan(ctx, id)
 	}
+}
+
+// removeOrphan removes what a crashed Run of pod id left.
+func (m *Manager) removeOrphan(ctx context.Context, id string) {
+	m.Log.Warn("removing half-created pod", "pod", id)
+	orphan := store.Pod{ID: id, Config: &runtime.PodSandboxConfig{}}
+	cctx, cancel := cleanupCtx(ctx)
+	m.removePause(cctx, orphan)
+	cancel()
+	// CNI may have run already: DEL from libcni's cache (or the intent
+	// written before ADD) releases the IP and port rules even without the
+	// netns.
+	netns := filepath.Join(m.NetnsDir, id)
+	cctx, cancel = cleanupCtx(ctx)
+	err := m.Network.Teardown(cctx, network.PodNetwork{ID: id, NetNS: netns})
+	cancel()
+	if err != nil {
+		m.Log.Warn("tear down network of half-created pod; tried again at the next start", "pod", id, "err", err)
+		return
+	}
+	m.removePodFiles(id)
+	m.Network.RemoveNetNS(netns)
 }

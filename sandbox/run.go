@@ -38,11 +38,13 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	var undo []func()
+	var undo []func(context.Context)
 	defer func() {
 		if err != nil {
 			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
+				uctx, cancel := cleanupCtx(ctx)
+				undo[i](uctx)
+				cancel()
 			}
 			m.names.Release(key, id)
 		}
@@ -77,9 +79,13 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		if err != nil {
 			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
 		}
-		undo = append(undo, func() { m.Network.RemoveNetNS(netns) })
+		undo = append(undo, func(context.Context) { m.Network.RemoveNetNS(netns) })
 		pod.NetNS = netns
 	}
+
+	// The pod directory holds the pause bundle from step 3 on; removed
+	// last, once pause's rootfs is unmounted.
+	undo = append(undo, func(context.Context) { m.removePodFiles(id) })
 
 	// 3. CNI and the pause container at the same time: neither needs the
 	// other (pause only joins the netns by path), and each costs about
@@ -104,11 +110,11 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	pauseTook = since(t)
 	<-netDone
 	if netErr == nil && !hostNet {
-		undo = append(undo, func() { m.Network.Teardown(context.Background(), pn) })
+		undo = append(undo, func(ctx context.Context) { m.Network.Teardown(ctx, pn) })
 		pod.IP, pod.AdditionalIPs, pod.NetworkReady = netRes.IP, netRes.AdditionalIPs, true
 	}
 	if pauseErr == nil {
-		undo = append(undo, func() { m.removePause(context.Background(), pod) })
+		undo = append(undo, func(ctx context.Context) { m.removePause(ctx, pod) })
 		pod.PausePid = pid
 	}
 	if netErr != nil {
@@ -123,7 +129,6 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.writePodFiles(pod); err != nil {
 		return "", fmt.Errorf("pod files: %w", err)
 	}
-	undo = append(undo, func() { m.removePodFiles(id) })
 
 	// 5. The record: from now on the pod exists.
 	if err := m.Pods.Put(pod); err != nil {

@@ -23,6 +23,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	defer m.exclusive(pod.ID)()
 	defer m.locks.Lock(pod.ID)()
 	if m.reaper != nil {
 		if err := m.reaper.StopPodContainers(ctx, pod.ID); err != nil {
@@ -90,6 +91,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Stop(ctx, pod.ID); err != nil {
 		return err
 	}
+	defer m.exclusive(pod.ID)()
 	defer m.locks.Lock(pod.ID)()
 	if pod, err = m.Pods.Get(id); err != nil { // as Stop left it
 		return err
@@ -110,5 +112,6 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	}
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
+	m.gates.m.Delete(pod.ID)
 	return nil
 }

@@ -9,7 +9,12 @@
 //
 // Files are replaced atomically (write to a temp file, fsync, rename), so
 // a crash leaves either the old or the new record, never half of one.
-// Every record carries Version; a reader refuses versions it does not know.
+// Every record carries Version. Load refuses a newer version than it knows
+// (krilld does not start, the file is named), moves an unreadable record to
+// quarantine/<pods|containers>/<id> (recovery leaves that object's live
+// processes and mounts alone) and removes a record directory without a
+// record. Settle keeps a change in memory when the disk write fails (full
+// disk) and retries the write in the background.
 //
 // The store never acts on the host: it only remembers.
 package store

@@ -28,6 +28,10 @@ type Store[T Record] struct {
 	file string // pod.json or container.json
 	kind string // "pod" or "container", for error messages
 	m    map[string]T
+	// unsaved are records whose last change is only in memory: the disk
+	// write failed (full disk); retryUnsaved writes them when it can.
+	unsaved  map[string]bool
+	retrying bool
 }
 
 // New opens the store kept in dir, one <id>/<file> per record.
@@ -35,45 +39,7 @@ func New[T Record](dir, file, kind string) (*Store[T], error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	return &Store[T]{dir: dir, file: file, kind: kind, m: map[string]T{}}, nil
-}
-
-// Load reads every record from disk into memory. Records that cannot be
-// read are returned as errors by ID, so the caller can clean them up.
-func (s *Store[T]) Load() (broken map[string]error, err error) {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	broken = map[string]error{}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		var env struct {
-			Version int             `json:"version"`
-			Record  json.RawMessage `json:"record"`
-		}
-		data, err := os.ReadFile(filepath.Join(s.dir, e.Name(), s.file))
-		if err == nil {
-			err = json.Unmarshal(data, &env)
-		}
-		if err == nil && env.Version != RecordVersion {
-			err = fmt.Errorf("record version %d, want %d", env.Version, RecordVersion)
-		}
-		var r T
-		if err == nil {
-			err = json.Unmarshal(env.Record, &r)
-		}
-		if err != nil {
-			broken[e.Name()] = err
-			continue
-		}
-		s.m[r.Key()] = r
-	}
-	return broken, nil
+	return &Store[T]{dir: dir, file: file, kind: kind, m: map[string]T{}, unsaved: map[string]bool{}}, nil
 }
 
 // Put stores r in memory and on disk.
@@ -105,6 +71,7 @@ func (s *Store[T]) Update(id string, fn func(*T) error) (T, error) {
 		return r, err
 	}
 	s.m[id] = r
+	delete(s.unsaved, id)
 	return r, nil
 }
 
@@ -128,6 +95,7 @@ func (s *Store[T]) Delete(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, id)
+	delete(s.unsaved, id)
 	if err := os.RemoveAll(filepath.Join(s.dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}

@@ -101,16 +101,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err != nil {
 		return nil, err
 	}
-	for kind, s := range map[string]interface {
-		Load() (map[string]error, error)
-	}{"pod": podStore, "container": ctrStore} {
-		broken, err := s.Load()
-		if err != nil {
-			return nil, fmt.Errorf("load %s records: %w", kind, err)
-		}
-		for id, err := range broken {
-			log.Warn("unreadable record left alone", "kind", kind, "id", id, "err", err)
-		}
+	// A record from a newer krilld stops the start (its objects stay as
+	// they are); unreadable ones are quarantined by Load and their objects
+	// left alone by recovery.
+	if _, err := podStore.Load(); err != nil {
+		return nil, fmt.Errorf("load pod records: %w", err)
+	}
+	if _, err := ctrStore.Load(); err != nil {
+		return nil, fmt.Errorf("load container records: %w", err)
 	}
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),

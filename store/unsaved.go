@@ -1,0 +1,73 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+// retryUnsavedEvery is how often records whose write failed are tried again.
+const retryUnsavedEvery = 2 * time.Second
+
+// Settle is Update for facts that are true whether or not they reach the
+// disk (a container has exited): fn's change is kept in memory even when
+// the write fails (full disk, I/O error), and the write is retried in the
+// background until it succeeds or the record is deleted. The write error
+// is returned for the caller to log.
+func (s *Store[T]) Settle(id string, fn func(*T) error) (T, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.m[id]
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("%s %q: %w", s.kind, id, errdefs.ErrNotFound)
+	}
+	if err := fn(&r); err != nil {
+		return s.m[id], err
+	}
+	s.m[id] = r
+	err := s.write(r)
+	if err == nil {
+		delete(s.unsaved, id)
+		return r, nil
+	}
+	s.unsaved[id] = true
+	if !s.retrying {
+		s.retrying = true
+		go s.retryUnsaved()
+	}
+	return r, fmt.Errorf("%s %s: change kept in memory, write retried: %w", s.kind, id, err)
+}
+
+// retryUnsaved writes unsaved records until none is left.
+func (s *Store[T]) retryUnsaved() {
+	for {
+		time.Sleep(retryUnsavedEvery)
+		s.mu.Lock()
+		for id := range s.unsaved {
+			if err := s.write(s.m[id]); err != nil {
+				slog.Debug("store: record still not written", "kind", s.kind, "id", id, "err", err)
+				continue
+			}
+			slog.Info("store: record written after an earlier failure", "kind", s.kind, "id", id)
+			delete(s.unsaved, id)
+		}
+		done := len(s.unsaved) == 0
+		if done {
+			s.retrying = false
+		}
+		s.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// Unsaved counts records whose last change is not on disk yet.
+func (s *Store[T]) Unsaved() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.unsaved)
+}
