@@ -18,12 +18,12 @@ import (
 // frees and later hands to another pod. With the intent, DEL runs with the
 // very configuration and arguments ADD was given.
 type intent struct {
-	Config         json.RawMessage   `json:"config"` // the network list, as ADD got it
-	ContainerID    string            `json:"container_id"`
-	NetNS          string            `json:"netns"`
-	IfName         string            `json:"if_name"`
-	Args           [][2]string       `json:"args"`
-	CapabilityArgs map[string]any    `json:"capability_args"`
+	Config         json.RawMessage `json:"config"` // the network list, as ADD got it
+	ContainerID    string          `json:"container_id"`
+	NetNS          string          `json:"netns"`
+	IfName         string          `json:"if_name"`
+	Args           [][2]string     `json:"args"`
+	CapabilityArgs map[string]any  `json:"capability_args"`
 }
 
 func (m *Manager) intentPath(podID string) string {
