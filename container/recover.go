@@ -33,6 +33,8 @@ import (
 func (m *Manager) Recover(ctx context.Context) {
 	for _, c := range m.Containers.List() {
 		m.exited.Store(c.ID, make(chan struct{}))
+		// Re-attached first: Remove's stop waits for the waiter.
+		m.recoverOne(ctx, c)
 		if _, err := m.Pods.Get(c.PodID); errdefs.IsNotFound(err) && !m.Pods.Pods.Quarantined(c.PodID) {
 			m.Log.Warn("removing container whose pod is gone", "container", c.ID, "pod", c.PodID)
 			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
@@ -40,9 +42,7 @@ func (m *Manager) Recover(ctx context.Context) {
 				m.Log.Warn("remove container whose pod is gone", "container", c.ID, "err", err)
 			}
 			cancel()
-			continue
 		}
-		m.recoverOne(ctx, c)
 	}
 	entries, err := os.ReadDir(m.StateDir)
 	if err != nil {

@@ -52,13 +52,17 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("remove netns of pod %s: %w", pod.ID, err)
 		}
 	}
-	_, err = m.Pods.Update(pod.ID, func(p *store.Pod) error {
+	// Settle: the pod is stopped whether or not the disk takes the record
+	// now (full disk); the write is retried.
+	if _, err := m.Pods.Settle(pod.ID, func(p *store.Pod) error {
 		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 		p.NetworkReady = false
 		p.PauseRemoved = pauseRemoved
 		return nil
-	})
-	return err
+	}); err != nil {
+		m.Log.Warn("record pod stop", "pod", pod.ID, "err", err)
+	}
+	return nil
 }
 
 // stopPause kills the pause process and waits briefly for it to go; pause
