@@ -9,13 +9,14 @@ LDFLAGS := -X github.com/krill-runtime/krill/version.Version=$(VERSION)
 STATE ?= /run/krill
 LOG ?= /var/log/krilld.log
 
-.PHONY: help deps build run stop test unit lint bench critest critest-bench e2e-kubelet clean
+.PHONY: help deps build run stop test unit fault lint bench critest critest-bench e2e-kubelet clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
 	@echo "make test        lint + unit/integration tests + critest conformance"
 	@echo "make bench       benchmarks (pull, pod and container lifecycle, shim RSS)"
 	@echo "make critest     critest conformance only;  make critest-bench: critest --benchmark"
+	@echo "make fault       fault injection: crashes, full disk, dead shims, hung plugins; leak checks"
 	@echo "make e2e-kubelet a real kubelet running static pods on Krill"
 
 deps:
@@ -54,6 +55,11 @@ test: deps lint build unit critest e2e-kubelet
 
 unit: build
 	$(GO) test -count=1 -p 1 -timeout 30m ./...
+
+# The fault-injection suite alone (it also runs in `unit`, as part of
+# ./...). FAULT_CHURN sets the soak's pod lifecycles (default 200).
+fault: build
+	$(GO) test -count=1 -p 1 -timeout 30m -v ./test/fault
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

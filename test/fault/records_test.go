@@ -96,11 +96,13 @@ func TestContainerOfRemovedPod(t *testing.T) {
 }
 
 // TestRemovePodRacesCreate: RemovePodSandbox and CreateContainer at the
-// same time never leave a container without its pod.
+// same time never leave a container without its pod. A slow `runc create`
+// holds the create open while the removal comes in.
 func TestRemovePodRacesCreate(t *testing.T) {
 	e := newEnv(t, options{})
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 4; i++ {
 		podID, podCfg := e.pod("race")
+		e.hook("runc.create", "sleep 1")
 		created := make(chan struct{})
 		go func() {
 			defer close(created)
@@ -108,7 +110,7 @@ func TestRemovePodRacesCreate(t *testing.T) {
 				PodSandboxId: podID, Config: e.containerConfig("c", "sleep", "3600"), SandboxConfig: podCfg,
 			})
 		}()
-		time.Sleep(time.Duration(i*15) * time.Millisecond)
+		time.Sleep(time.Duration(300+i*100) * time.Millisecond)
 		if _, err := e.rt.RemovePodSandbox(e.ctx(), &runtime.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
 			t.Fatal(err)
 		}
