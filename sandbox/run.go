@@ -129,6 +129,8 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
 	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps...)...)
 	return id, nil
 }

@@ -51,13 +51,21 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("remove netns of pod %s: %w", pod.ID, err)
 		}
 	}
-	_, err = m.Pods.Update(pod.ID, func(p *store.Pod) error {
+	var stopped bool
+	pod, err = m.Pods.Update(pod.ID, func(p *store.Pod) error {
+		stopped = p.State == runtime.PodSandboxState_SANDBOX_READY
 		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 		p.NetworkReady = false
 		p.PauseRemoved = pauseRemoved
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	if stopped { // once: a second stop, or a pod found dead, sent it already
+		m.emit(pod, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+	}
+	return nil
 }
 
 // stopPause kills the pause process and waits briefly for it to go; pause
@@ -110,5 +118,6 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	}
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
 }
