@@ -42,6 +42,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
 	}
+	stopSignal, err := stopSignalOf(cfg.GetStopSignal(), img.Config.StopSignal)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
+	}
 
 	start := time.Now()
 	// id is a local, not the named result: a failing `return "", err` would
@@ -166,6 +170,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		Resources:   cfg.GetLinux().GetResources(),
 		CgroupsPath: cgroupsPath,
 		User:        containerUser(s.Process.User),
+		StopSignal:  stopSignal,
 		Bundle:      bundle,
 	}
 	if err := m.Containers.Put(c); err != nil {

@@ -3,18 +3,17 @@ package container
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
-	"golang.org/x/sys/unix"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/store"
 )
 
-// Stop sends the image's stop signal (SIGTERM by default), waits up to
-// timeout seconds, then SIGKILLs. Stopping an exited or unknown container
+// Stop sends the container's stop signal (chosen at create, see
+// stopSignalOf), waits up to timeout seconds, then SIGKILLs. Stopping an exited or unknown container
 // succeeds, as kubelet and critest's idempotence specs expect.
 func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	c, err := m.Containers.Get(id)
@@ -43,10 +42,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	}
 	done := m.exitedChan(c.ID)
 	if timeout > 0 {
-		sig := syscall.SIGTERM
-		if s, err := m.stopSignal(c.ImageID); err == nil && s != 0 {
-			sig = s
-		}
+		sig := m.stopSignal(c)
 		if err := m.Runtime.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("signal container %s: %w", c.ID, err)
 		}
@@ -100,25 +96,17 @@ func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool
 	}
 }
 
-func (m *Manager) stopSignal(imageID string) (syscall.Signal, error) {
-	img, err := m.Images.Get(context.Background(), imageID)
-	if err != nil || img.Config.StopSignal == "" {
-		return 0, err
+// stopSignal is the signal recorded at create. Records written before
+// Krill kept it fall back to the image's STOPSIGNAL, then SIGTERM.
+func (m *Manager) stopSignal(c store.Container) syscall.Signal {
+	name := c.StopSignal
+	if name == "" {
+		if img, err := m.Images.Get(context.Background(), c.ImageID); err == nil {
+			name = img.Config.StopSignal
+		}
 	}
-	return parseSignal(img.Config.StopSignal)
-}
-
-// parseSignal reads an image's STOPSIGNAL: "SIGTERM", "TERM" or "15".
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return syscall.Signal(n), nil
+	if sig, err := parseSignal(name); err == nil {
+		return sig
 	}
-	s = strings.ToUpper(s)
-	if !strings.HasPrefix(s, "SIG") {
-		s = "SIG" + s
-	}
-	if n := unix.SignalNum(s); n != 0 {
-		return n, nil
-	}
-	return 0, fmt.Errorf("unknown stop signal %q: %w", s, errdefs.ErrInvalidArgument)
+	return syscall.SIGTERM
 }
