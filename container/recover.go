@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/oci"
 )
 
 // Recover re-attaches to containers after krilld restarted. Assumptions:
-//   - a record is written last in Create, so every record had a shim;
+//   - a record is written last in Create; a started container (RUNNING or
+//     EXITED) had a shim, a CREATED one has none until Start makes it;
 //   - a shim outlives krilld and writes the exit file when its container
 //     ends, so a container that exited while krilld was down still has its
 //     real exit code (oci.Runtime.Exited reads it);
@@ -32,8 +34,11 @@ func (m *Manager) Recover(ctx context.Context) {
 			}
 			go m.wait(c.ID)
 		case runtime.ContainerState_CONTAINER_CREATED:
-			if exit := m.Runtime.Exited(c.ID); exit != nil {
-				m.recordExit(c.ID, exit)
+			// Never started, unless krilld died inside Start: then a shim
+			// and a runc container may exist that no record owns. Start
+			// makes them anew.
+			if _, err := m.Runtime.Pid(c.ID); err == nil || !errdefs.IsNotFound(err) {
+				m.Runtime.Delete(ctx, c.ID)
 			}
 		default:
 			m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()})

@@ -14,7 +14,8 @@ import (
 
 // Stop sends the container's stop signal (chosen at create, see
 // stopSignalOf), waits up to timeout seconds, then SIGKILLs. Stopping an exited or unknown container
-// succeeds, as kubelet and critest's idempotence specs expect.
+// succeeds, as kubelet and critest's idempotence specs expect, and so does
+// stopping a created container, which stays CREATED.
 func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	c, err := m.Containers.Get(id)
 	if errdefs.IsNotFound(err) {
@@ -28,16 +29,9 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	if err != nil {
 		return nil
 	}
-	switch c.State {
-	case runtime.ContainerState_CONTAINER_EXITED:
-		return nil
-	case runtime.ContainerState_CONTAINER_CREATED:
-		// Never started: its process waits in runc init; kill it and
-		// record it as exited so that it can be removed.
-		if err := m.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, false); err != nil && !errdefs.IsNotFound(err) {
-			m.Log.Warn("kill created container", "container", c.ID, "err", err)
-		}
-		m.waitExit(ctx, c.ID, 10*time.Second)
+	if c.State != runtime.ContainerState_CONTAINER_RUNNING {
+		// Exited, or created and never started: no process to stop (runc
+		// create waits for Start), so nothing changes, as in containerd.
 		return nil
 	}
 	done := m.exitedChan(c.ID)
@@ -68,24 +62,8 @@ func (m *Manager) exitedChan(id string) chan struct{} {
 	return ch.(chan struct{})
 }
 
-// waitExit waits until the waiter recorded the exit. A container that was
-// created but never started has no waiter: then the shim's exit is read
-// directly.
+// waitExit waits until the waiter recorded the exit.
 func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool {
-	c, err := m.Containers.Get(id)
-	if err != nil {
-		return true
-	}
-	if c.State == runtime.ContainerState_CONTAINER_CREATED {
-		wctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		exit, err := m.Runtime.Wait(wctx, id)
-		if err != nil {
-			return false
-		}
-		m.recordExit(id, exit)
-		return true
-	}
 	select {
 	case <-m.exitedChan(id):
 		return true

@@ -40,8 +40,13 @@ func TestCreateStartLogsExitCode(t *testing.T) {
 		t.Fatalf("Exited = %+v", got)
 	}
 	lines := readLog(t, logPath)
-	if got, want := strings.Join(joined(lines, "stdout"), "|"), "hello||no newline"; got != want {
+	if got, want := strings.Join(joined(lines, "stdout"), "|"), "hello|"; got != want {
 		t.Errorf("stdout lines %q, want %q", got, want)
+	}
+	// Output that ends without a newline is a partial line: only a real
+	// newline ends a line with F (kubelet's parser adds no line break).
+	if last := lines[len(lines)-1]; last.Stream != "stdout" || !last.Partial || last.Content != "no newline" {
+		t.Errorf("last line %+v, want a partial stdout line \"no newline\"", last)
 	}
 	if got := joined(lines, "stderr"); len(got) != 1 || got[0] != "oops" {
 		t.Errorf("stderr lines %q", got)
