@@ -217,6 +217,10 @@ func runcError(op, id string, err error) error {
 		class = errdefs.ErrFailedPrecondition
 	case strings.Contains(msg, "already exists"), strings.Contains(msg, "already in use"):
 		class = errdefs.ErrAlreadyExists
+	case strings.Contains(msg, "unable to start container process"):
+		// runc could not run the process as configured (no such command,
+		// not executable, bad working directory or user), at create or exec.
+		class = errdefs.ErrFailedPrecondition
 	default:
 		class = errdefs.ErrUnknown
 	}
