@@ -61,6 +61,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := spec.ValidateSysctls(cfg.GetLinux().GetSysctls(), hostNet, nsOpts.GetIpc() == runtime.NamespaceMode_NODE); err != nil {
 		return "", err
 	}
+	if err := validateHostname(cfg.GetHostname(), hostNet); err != nil {
+		return "", err
+	}
 
 	// 1. The pause image first: if it is missing nothing else is worth doing.
 	pause, err := m.Images.EnsurePauseImage(ctx)
@@ -143,6 +146,26 @@ func validate(cfg *runtime.PodSandboxConfig) error {
 	if md.Name == "" || md.Namespace == "" || md.Uid == "" {
 		return fmt.Errorf("pod metadata needs name, namespace and uid (got %q, %q, %q): %w",
 			md.Name, md.Namespace, md.Uid, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// validateHostname refuses a host-network pod that asks for a hostname of
+// its own: it shares the node's UTS namespace, so the name would be the
+// node's (containerd fails the same pod in runc, "unable to set hostname
+// without a new UTS namespace"). kubelet sends no hostname for such pods;
+// the node's own name changes nothing and is accepted.
+func validateHostname(hostname string, hostNet bool) error {
+	if !hostNet || hostname == "" {
+		return nil
+	}
+	node, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("read node hostname: %w", err)
+	}
+	if hostname != node {
+		return fmt.Errorf("host-network pod asks for hostname %q, which would rename the node %q: %w",
+			hostname, node, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
