@@ -24,6 +24,9 @@ type Config struct {
 	RuncRoot string // runc --root (state/runc)
 	ShimPath string // krill-shim binary; "" = "krill-shim" from PATH
 	ShimDir  string // state/shims: one directory per container
+	// ExecDrain is how long Exec waits for output once the exec'd process
+	// exited; 0 waits until Exec's context ends.
+	ExecDrain time.Duration
 }
 
 // CreateOpts describes a container to create under a shim.

@@ -86,6 +86,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		RuncRoot: filepath.Join(cfg.State, "runc"),
 		ShimPath: shim,
 		ShimDir:  filepath.Join(cfg.State, "shims"),
+		// ExecDrain bounds how long exec output is awaited after the
+		// process exited.
+		ExecDrain: cfg.Streaming.DrainExecIOTimeout.Duration,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oci runtime: %w", err)
