@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -63,9 +62,9 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 const startErrorCode = 128
 
 // startFailed records a failed start as the container's end and returns
-// the error for the caller. runc's own failures carry no class of their
-// own; as they come from the container's config meeting its image (a
-// missing command, a bad working directory), they are FailedPrecondition.
+// the error for the caller. runc failures oci could not classify (a mount
+// runc refuses, say) come from the container's config meeting the host or
+// its image: FailedPrecondition too, like the ones it could.
 func (m *Manager) startFailed(c store.Container, err error) error {
 	// Whatever runc and the shim got to make goes now; Remove would do it
 	// too, but a half-started init must not linger until then.
@@ -73,7 +72,7 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 		m.Log.Warn("delete container after failed start", "container", c.ID, "err", derr)
 	}
 	msg := strings.TrimSuffix(err.Error(), ": "+errdefs.ErrUnknown.Error())
-	if errdefs.IsUnknown(err) || !isClassified(err) {
+	if errdefs.IsUnknown(err) {
 		err = fmt.Errorf("%s: %w", msg, errdefs.ErrFailedPrecondition)
 	}
 	now := time.Now().UnixNano()
@@ -91,20 +90,6 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 	}
 	m.closeExited(c.ID)
 	return fmt.Errorf("start container %s: %w", c.ID, err)
-}
-
-// isClassified tells whether err carries an errdefs class or a context
-// error, i.e. whether the CRI layer will give it a specific gRPC code.
-func isClassified(err error) bool {
-	for _, is := range []func(error) bool{
-		errdefs.IsNotFound, errdefs.IsInvalidArgument, errdefs.IsAlreadyExists, errdefs.IsFailedPrecondition,
-		errdefs.IsUnavailable, errdefs.IsPermissionDenied, errdefs.IsCanceled, errdefs.IsDeadlineExceeded,
-	} {
-		if is(err) {
-			return true
-		}
-	}
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // wait blocks until the container exits and records it. It runs once per

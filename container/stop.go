@@ -13,9 +13,10 @@ import (
 )
 
 // Stop sends the container's stop signal (chosen at create, see
-// stopSignalOf), waits up to timeout seconds, then SIGKILLs. Stopping an exited or unknown container
-// succeeds, as kubelet and critest's idempotence specs expect, and so does
-// stopping a created container, which stays CREATED.
+// stopSignalOf), waits up to timeout seconds, then SIGKILLs. Stopping an
+// exited or unknown container succeeds, as kubelet and critest's
+// idempotence specs expect, and so does stopping a created container,
+// which stays CREATED.
 func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	c, err := m.Containers.Get(id)
 	if errdefs.IsNotFound(err) {
