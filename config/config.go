@@ -74,6 +74,11 @@ type CgroupConfig struct {
 type StreamingConfig struct {
 	Address string `toml:"address"`
 	Port    int    `toml:"port"`
+	// DrainExecIOTimeout bounds how long ExecSync and Exec wait for output
+	// once the exec'd process has exited (a child it left in the background
+	// may hold its stdout/stderr open for good). 0 waits as long as the
+	// exec itself may last.
+	DrainExecIOTimeout Duration `toml:"drain_exec_io_timeout"`
 }
 
 // Duration is a time.Duration written as "30s" or "5m" in TOML.
@@ -114,7 +119,7 @@ func Defaults() *Config {
 			BinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
 		},
 		Cgroup:    CgroupConfig{Driver: "cgroupfs"},
-		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0},
+		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, DrainExecIOTimeout: Duration{3 * time.Second}},
 	}
 }
 
@@ -204,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Streaming.Port < 0 || c.Streaming.Port > 65535 {
 		return fmt.Errorf("key streaming.port: %d is out of range", c.Streaming.Port)
+	}
+	if c.Streaming.DrainExecIOTimeout.Duration < 0 {
+		return fmt.Errorf("key streaming.drain_exec_io_timeout: %s must not be negative", c.Streaming.DrainExecIOTimeout.Duration)
 	}
 	return nil
 }

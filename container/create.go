@@ -16,7 +16,6 @@ import (
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
-	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
 )
@@ -39,6 +38,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	defer release()
 	img, err := m.Images.Get(ctx, cfg.Image.Image)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
+	}
+	stopSignal, err := stopSignalOf(cfg.GetStopSignal(), img.Config.StopSignal)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
 	}
@@ -131,7 +134,9 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 
 	steps = append(steps, "spec", time.Since(start).Round(time.Millisecond))
 
-	// 3. The shim and `runc create`.
+	// 3. The log directory. The shim and `runc create` wait for Start, as
+	// in containerd: a command that cannot be run, or a working directory
+	// that cannot be entered, is a start error kubelet reports as such.
 	logPath := ""
 	if dir, p := pod.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
 		logPath = filepath.Join(dir, p)
@@ -139,17 +144,6 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 			return "", fmt.Errorf("log directory: %w", err)
 		}
 	}
-	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
-		ID: id, Bundle: bundle, LogPath: logPath,
-		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Tty,
-	})
-	if err != nil {
-		return "", fmt.Errorf("create container: %w", err)
-	}
-	undo = append(undo, func(ctx context.Context) {
-		m.Runtime.Delete(ctx, id)
-		m.Cgroups.Remove(cgroupsPath)
-	})
 
 	// 4. The record.
 	ref := img.ID
@@ -163,11 +157,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ImageRef:    ref,
 		ImageName:   cfg.Image.Image,
 		CreatedAt:   time.Now().UnixNano(),
-		Pid:         pid,
 		LogPath:     logPath,
 		Resources:   cfg.GetLinux().GetResources(),
 		CgroupsPath: cgroupsPath,
 		User:        containerUser(s.Process.User),
+		StopSignal:  stopSignal,
 		Bundle:      bundle,
 	}
 	if err := m.Containers.Put(c); err != nil {

@@ -11,6 +11,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -25,6 +26,7 @@ type Config struct {
 	Images             *image.Service
 	Runtime            *oci.Runtime
 	Cgroups            *cgroups.Manager
+	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
 	Log                *slog.Logger
@@ -33,7 +35,6 @@ type Config struct {
 // Manager runs app containers.
 type Manager struct {
 	Config
-	events *broadcaster
 
 	names *store.Names
 	locks store.Locks // one lifecycle call per object at a time
@@ -50,7 +51,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("container"), events: newBroadcaster()}
+	m := &Manager{Config: cfg, names: store.NewNames("container")}
 	for _, c := range cfg.Containers.List() {
 		m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	}

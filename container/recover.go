@@ -16,7 +16,8 @@ import (
 )
 
 // Recover re-attaches to containers after krilld restarted. Assumptions:
-//   - a record is written last in Create, so every record had a shim;
+//   - a record is written last in Create; a started container (RUNNING or
+//     EXITED) had a shim, a CREATED one has none until Start makes it;
 //   - a shim outlives krilld and writes the exit file when its container
 //     ends, so a container that exited while krilld was down still has its
 //     real exit code (oci.Runtime.Exited reads it);
@@ -83,9 +84,19 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 			m.Log.Warn("state of created container", "container", c.ID, "err", err)
 			return
 		}
-		if status == "running" {
+		switch status {
+		case "running":
 			m.Log.Warn("container started by a krilld that died in StartContainer: recorded running", "container", c.ID)
-			m.markRunning(c.ID, time.Now())
+			pid, _ := m.Runtime.Pid(c.ID)
+			m.markRunning(c.ID, pid, time.Now())
+		case "created", "stopped":
+			// krilld died between the shim/`runc create` and `runc start`:
+			// what it made goes, and StartContainer makes it anew.
+			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
+			if err := m.Runtime.Delete(cctx, c.ID); err != nil {
+				m.Log.Warn("delete half-started container", "container", c.ID, "err", err)
+			}
+			cancel()
 		}
 	default:
 		m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()})

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -12,8 +13,13 @@ import (
 	"github.com/krill-runtime/krill/store"
 )
 
-// Start runs a created container's process (`runc start`) and starts the
-// waiter that records its exit.
+// Start runs a created container: its shim and `runc create`, then
+// `runc start`, and the waiter that records its exit. Whatever stops the
+// process from running (no such command, not executable, a working
+// directory that cannot be entered, a mount runc refuses) fails Start, and
+// the container is then EXITED with exit code 128 and reason StartError,
+// carrying runc's message: what containerd and CRI-O report, and what
+// kubelet shows as RunContainerError.
 func (m *Manager) Start(ctx context.Context, id string) error {
 	c, err := m.Containers.Get(id)
 	if err != nil {
@@ -27,15 +33,17 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
-	if err := m.Runtime.Start(ctx, c.ID); err != nil {
-		// The process may have died in between (e.g. a bad entrypoint is
-		// only found at exec time): record that as the container's end.
-		if exit := m.Runtime.Exited(c.ID); exit != nil {
-			m.recordExit(c.ID, exit)
-		}
-		return fmt.Errorf("start container %s: %w", c.ID, err)
+	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
+		ID: c.ID, Bundle: c.Bundle, LogPath: c.LogPath,
+		Stdin: c.Config.GetStdin(), StdinOnce: c.Config.GetStdinOnce(), TTY: c.Config.GetTty(),
+	})
+	if err == nil {
+		err = m.Runtime.Start(ctx, c.ID)
 	}
-	m.markRunning(c.ID, time.Now())
+	if err != nil {
+		return m.startFailed(c, err)
+	}
+	m.markRunning(c.ID, pid, time.Now())
 	return nil
 }
 
@@ -43,9 +51,10 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 // waiter. It runs: a record that cannot be written now (full disk) is
 // kept in memory and written later, never left saying CREATED with
 // nobody watching the process.
-func (m *Manager) markRunning(id string, startedAt time.Time) {
+func (m *Manager) markRunning(id string, pid int, startedAt time.Time) {
 	c, err := m.Containers.Settle(id, func(r *store.Container) error {
 		r.State = runtime.ContainerState_CONTAINER_RUNNING
+		r.Pid = pid
 		r.StartedAt = startedAt.UnixNano()
 		return nil
 	})
@@ -57,6 +66,41 @@ func (m *Manager) markRunning(id string, startedAt time.Time) {
 	}
 	m.emit(c, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
 	go m.wait(id)
+}
+
+// startErrorCode is the exit code of a container whose process never ran
+// (containerd's and CRI-O's, from the shell's "command not executable").
+const startErrorCode = 128
+
+// startFailed records a failed start as the container's end and returns
+// the error for the caller. runc failures oci could not classify (a mount
+// runc refuses, say) come from the container's config meeting the host or
+// its image: FailedPrecondition too, like the ones it could.
+func (m *Manager) startFailed(c store.Container, err error) error {
+	// Whatever runc and the shim got to make goes now; Remove would do it
+	// too, but a half-started init must not linger until then.
+	if derr := m.Runtime.Delete(context.Background(), c.ID); derr != nil {
+		m.Log.Warn("delete container after failed start", "container", c.ID, "err", derr)
+	}
+	msg := strings.TrimSuffix(err.Error(), ": "+errdefs.ErrUnknown.Error())
+	if errdefs.IsUnknown(err) {
+		err = fmt.Errorf("%s: %w", msg, errdefs.ErrFailedPrecondition)
+	}
+	now := time.Now().UnixNano()
+	rec, uerr := m.Containers.Update(c.ID, func(r *store.Container) error {
+		r.State = runtime.ContainerState_CONTAINER_EXITED
+		r.ExitCode = startErrorCode
+		r.Reason = "StartError"
+		r.Message = msg
+		r.StartedAt, r.FinishedAt = now, now
+		return nil
+	})
+	if uerr == nil {
+		m.Log.Info("container failed to start", "container", c.ID, "err", msg)
+		m.emit(rec, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+	}
+	m.closeExited(c.ID)
+	return fmt.Errorf("start container %s: %w", c.ID, err)
 }
 
 // wait blocks until the container exits and records it. It runs once per
@@ -82,10 +126,6 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 		r.State = runtime.ContainerState_CONTAINER_EXITED
 		r.ExitCode = int32(exit.Code)
 		r.FinishedAt = exit.FinishedAt.UnixNano()
-		if r.StartedAt == 0 {
-			// Never started (died at create/start): kubelet wants a time.
-			r.StartedAt = r.FinishedAt
-		}
 		switch oom, _ := m.Cgroups.OOMKilled(r.CgroupsPath); {
 		case exit.ShimDied:
 			r.Reason = "ShimDied"

@@ -24,7 +24,8 @@ import (
 var samples sync.Map // cgroup path -> *cgroups.Stats
 
 // Stats returns a container's CPU, memory, process and writable-layer
-// usage, read from its cgroup and its snapshot.
+// usage, read from its cgroup and its snapshot. A container that is not
+// running has only its attributes and writable layer, and no error.
 func (m *Manager) Stats(ctx context.Context, id string) (*runtime.ContainerStats, error) {
 	c, err := m.Containers.Get(id)
 	if err != nil {
@@ -40,13 +41,23 @@ func (m *Manager) stats(ctx context.Context, c store.Container) *runtime.Contain
 		Labels:      c.Config.GetLabels(),
 		Annotations: c.Config.GetAnnotations(),
 	}}
-	if s, err := m.Cgroups.Stats(c.CgroupsPath); err == nil {
-		st.Cpu, st.Memory = CgroupStats(c.CgroupsPath, s)
-		st.Swap = &runtime.SwapUsage{Timestamp: s.Timestamp.UnixNano(), SwapUsageBytes: &runtime.UInt64Value{Value: s.MemorySwap}}
+	// Only a running container uses CPU and memory. An exited one's cgroup
+	// lingers until Remove with its last counters, which would read as
+	// memory still held; containerd reports no usage for it (its task is
+	// gone) and CRI-O leaves it out of the list.
+	if c.State == runtime.ContainerState_CONTAINER_RUNNING {
+		if s, err := m.Cgroups.Stats(c.CgroupsPath); err == nil {
+			st.Cpu, st.Memory = CgroupStats(c.CgroupsPath, s)
+			st.Swap = &runtime.SwapUsage{Timestamp: s.Timestamp.UnixNano(), SwapUsageBytes: &runtime.UInt64Value{Value: s.MemorySwap}}
+		}
 	}
 	if used, inodes, err := m.Images.RootfsUsage(ctx, c.ID); err == nil {
+		ts := st.GetCpu().GetTimestamp()
+		if ts == 0 { // not running: no cgroup sample
+			ts = time.Now().UnixNano()
+		}
 		st.WritableLayer = &runtime.FilesystemUsage{
-			Timestamp:  st.GetCpu().GetTimestamp(),
+			Timestamp:  ts,
 			FsId:       &runtime.FilesystemIdentifier{Mountpoint: c.Bundle + "/rootfs"},
 			UsedBytes:  &runtime.UInt64Value{Value: used},
 			InodesUsed: &runtime.UInt64Value{Value: inodes},

@@ -48,6 +48,10 @@ func toStatus(c store.Container) *runtime.ContainerStatus {
 		Mounts:      c.Config.GetMounts(),
 		LogPath:     c.LogPath,
 		User:        c.User,
+		StopSignal:  criSignal(c.StopSignal),
+	}
+	if st.StopSignal == runtime.Signal(0) { // a record from before stop signals were kept
+		st.StopSignal = criSignal("SIGTERM")
 	}
 	if c.Resources != nil {
 		st.Resources = &runtime.ContainerResources{Linux: c.Resources}

@@ -3,19 +3,20 @@ package container
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/errdefs"
-	"golang.org/x/sys/unix"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/store"
 )
 
-// Stop sends the image's stop signal (SIGTERM by default), waits up to
-// timeout seconds, then SIGKILLs. Stopping an exited or unknown container
-// succeeds, as kubelet and critest's idempotence specs expect.
+// Stop sends the container's stop signal (chosen at create, see
+// stopSignalOf), waits up to timeout seconds, then SIGKILLs. Stopping an
+// exited or unknown container succeeds, as kubelet and critest's
+// idempotence specs expect, and so does stopping a created container,
+// which stays CREATED.
 func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	c, err := m.Containers.Get(id)
 	if errdefs.IsNotFound(err) {
@@ -29,24 +30,14 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	if err != nil {
 		return nil
 	}
-	switch c.State {
-	case runtime.ContainerState_CONTAINER_EXITED:
-		return nil
-	case runtime.ContainerState_CONTAINER_CREATED:
-		// Never started: its process waits in runc init; kill it and
-		// record it as exited so that it can be removed.
-		if err := m.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, false); err != nil && !errdefs.IsNotFound(err) {
-			m.Log.Warn("kill created container", "container", c.ID, "err", err)
-		}
-		m.waitExit(ctx, c.ID, 10*time.Second)
+	if c.State != runtime.ContainerState_CONTAINER_RUNNING {
+		// Exited, or created and never started: no process to stop (runc
+		// create waits for Start), so nothing changes, as in containerd.
 		return nil
 	}
 	done := m.exitedChan(c.ID)
 	if timeout > 0 {
-		sig := syscall.SIGTERM
-		if s, err := m.stopSignal(c.ImageID); err == nil && s != 0 {
-			sig = s
-		}
+		sig := m.stopSignal(c)
 		if err := m.Runtime.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("signal container %s: %w", c.ID, err)
 		}
@@ -72,24 +63,8 @@ func (m *Manager) exitedChan(id string) chan struct{} {
 	return ch.(chan struct{})
 }
 
-// waitExit waits until the waiter recorded the exit. A container that was
-// created but never started has no waiter: then the shim's exit is read
-// directly.
+// waitExit waits until the waiter recorded the exit.
 func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool {
-	c, err := m.Containers.Get(id)
-	if err != nil {
-		return true
-	}
-	if c.State == runtime.ContainerState_CONTAINER_CREATED {
-		wctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		exit, err := m.Runtime.Wait(wctx, id)
-		if err != nil {
-			return false
-		}
-		m.recordExit(id, exit)
-		return true
-	}
 	select {
 	case <-m.exitedChan(id):
 		return true
@@ -100,25 +75,17 @@ func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool
 	}
 }
 
-func (m *Manager) stopSignal(imageID string) (syscall.Signal, error) {
-	img, err := m.Images.Get(context.Background(), imageID)
-	if err != nil || img.Config.StopSignal == "" {
-		return 0, err
+// stopSignal is the signal recorded at create. Records written before
+// Krill kept it fall back to the image's STOPSIGNAL, then SIGTERM.
+func (m *Manager) stopSignal(c store.Container) syscall.Signal {
+	name := c.StopSignal
+	if name == "" {
+		if img, err := m.Images.Get(context.Background(), c.ImageID); err == nil {
+			name = img.Config.StopSignal
+		}
 	}
-	return parseSignal(img.Config.StopSignal)
-}
-
-// parseSignal reads an image's STOPSIGNAL: "SIGTERM", "TERM" or "15".
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return syscall.Signal(n), nil
+	if sig, err := parseSignal(name); err == nil {
+		return sig
 	}
-	s = strings.ToUpper(s)
-	if !strings.HasPrefix(s, "SIG") {
-		s = "SIG" + s
-	}
-	if n := unix.SignalNum(s); n != 0 {
-		return n, nil
-	}
-	return 0, fmt.Errorf("unknown stop signal %q: %w", s, errdefs.ErrInvalidArgument)
+	return syscall.SIGTERM
 }

@@ -2,12 +2,17 @@ package container
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/store"
 )
 
@@ -27,7 +32,13 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	}
 	oci := cgroups.ToOCI(res, m.DaemonOOMScoreAdj)
 	m.Cgroups.DropUnsupported(oci)
-	if err := m.Runtime.Update(ctx, c.ID, oci); err != nil {
+	if c.State == runtime.ContainerState_CONTAINER_CREATED {
+		// No runc container before Start: the limits go into the bundle's
+		// spec, which `runc create` reads then.
+		if err := updateBundleResources(c.Bundle, oci); err != nil {
+			return fmt.Errorf("update resources of %s: %w", c.ID, err)
+		}
+	} else if err := m.Runtime.Update(ctx, c.ID, oci); err != nil {
 		return fmt.Errorf("update resources of %s: %w", c.ID, err)
 	}
 	_, err = m.Containers.Update(c.ID, func(r *store.Container) error {
@@ -35,6 +46,25 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 		return nil
 	})
 	return err
+}
+
+// updateBundleResources replaces the limits in bundle/config.json;
+// MergeResources keeps the spec's device rules.
+func updateBundleResources(bundle string, res *specs.LinuxResources) error {
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	spec.MergeResources(&s, res)
+	if data, err = json.Marshal(&s); err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(path, data, 0o600)
 }
 
 // ReopenLog makes the shim reopen the container's log file after kubelet

@@ -6,8 +6,13 @@ import (
 
 // GetContainerEvents streams lifecycle events for kubelet's evented PLEG.
 func (s *Server) GetContainerEvents(r *runtime.GetEventsRequest, stream runtime.RuntimeService_GetContainerEventsServer) error {
-	events, cancel := s.containers.Subscribe()
+	events, cancel := s.events.Subscribe()
 	defer cancel()
+	// The header tells the client it is subscribed: a client that waits for
+	// it before RunPodSandbox sees every event of that pod.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
 	for {
 		select {
 		case ev := <-events:

@@ -59,5 +59,9 @@ func codeOf(err error) codes.Code {
 	case errdefs.IsDataLoss(err):
 		return codes.DataLoss
 	}
-	return codes.Unknown
+	// What no package classified (errdefs.ErrUnknown, ErrInternal, a bare
+	// error from the host) is a failure of the host or of Krill itself, not
+	// of the request: Internal. Never Unknown, from which neither kubelet
+	// nor an operator can tell anything.
+	return codes.Internal
 }

@@ -30,12 +30,17 @@ func TestToStatus(t *testing.T) {
 		{fmt.Errorf("pull: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 
 		{context.Canceled, codes.Canceled},
-		{errors.New("something else"), codes.Unknown},
+		{errors.New("something else"), codes.Internal},
+		{fmt.Errorf("runc: %w", errdefs.ErrUnknown), codes.Internal},
+		{errdefs.ErrInternal, codes.Internal},
 		{status.Error(codes.Aborted, "kept"), codes.Aborted},
 	} {
 		got := toStatus(tc.err)
 		if status.Code(got) != tc.want {
 			t.Errorf("%v: code %s, want %s", tc.err, status.Code(got), tc.want)
+		}
+		if got := status.Code(got); got == codes.Unknown {
+			t.Errorf("%v: Unknown", tc.err)
 		}
 		if s, _ := status.FromError(got); s.Message() != tc.err.Error() && status.Code(tc.err) == codes.Unknown {
 			t.Errorf("%v: message %q lost context", tc.err, s.Message())

@@ -18,6 +18,7 @@
 //
 // Errors wrap github.com/containerd/errdefs sentinels and carry runc's own
 // error text: unknown container -> ErrNotFound, container not running ->
-// ErrFailedPrecondition, bad id -> ErrInvalidArgument, anything else from
-// runc -> ErrUnknown.
+// ErrFailedPrecondition, a process runc cannot start (command, working
+// directory, user) -> ErrFailedPrecondition, bad id -> ErrInvalidArgument,
+// anything else from runc -> ErrUnknown (gRPC Internal).
 package oci

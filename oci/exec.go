@@ -27,6 +27,8 @@ import (
 //
 // When ctx ends (an ExecSync timeout) the exec'd process itself is killed:
 // killing `runc exec` alone would leave it running in the container.
+// Output is awaited for at most Config.ExecDrain after the process exited
+// (see waitRunc).
 // Everything Exec starts ends before it returns, except the goroutine
 // copying stdin, which ends when the caller's stdin does (a Reader cannot be
 // interrupted).
@@ -122,24 +124,20 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, stdin i
 		}()
 	}
 
-	runErr := rr.Exec(runCtx, id, *p, opts)
+	watch, err := watchExit(pidFile)
+	if err != nil {
+		return -1, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	defer watch.stop()
+	runDone := make(chan error, 1)
+	go func() { runDone <- rr.Exec(runCtx, id, *p, opts) }()
+	runErr, held := r.waitRunc(runDone, watch.exited, cancelRun)
 	close(done)
 
-	// Output may still be in flight after the process exited; a background
-	// process holding the pipes open is only cut short by ctx.
-	copied := make(chan struct{})
-	go func() { copies.Wait(); close(copied) }()
-	select {
-	case <-copied:
-	case <-ctx.Done():
-		for _, c := range closeOnCancel {
-			c.Close()
-		}
-		<-copied
-	}
+	held = r.drainOutput(ctx, &copies, closeOnCancel) || held
 
 	code = 0
-	if runErr != nil {
+	if runErr != nil && !held {
 		var ee *runc.ExitError
 		if !errors.As(runErr, &ee) {
 			return -1, runcError("exec in", id, runErr)
@@ -149,12 +147,74 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *specs.Process, stdin i
 	if ctx.Err() != nil {
 		return code, fmt.Errorf("exec in container %s: %w", id, ctx.Err())
 	}
+	if held {
+		// DeadlineExceeded: what kubelet reads as a probe that timed out,
+		// which is what the same probe does on containerd without a drain
+		// bound, only later. The exit code is lost with runc, which had
+		// reaped the process.
+		return -1, fmt.Errorf("exec in container %s: the process exited, but its output (stdout/stderr) was still held open %v later by a process it left running in the background; the rest of the output was dropped and that process left running: %w",
+			id, r.cfg.ExecDrain, context.DeadlineExceeded)
+	}
 	if code != 0 {
 		if msg := runcLogErrors(logFile); msg != "" {
 			return code, runcError("exec in", id, errors.New(msg))
 		}
 	}
 	return code, nil
+}
+
+// waitRunc waits for `runc exec` to return. runc returns only once it has
+// copied all of the process's output (or pty), which a child the process
+// left in the background (`sh -c 'sleep 365d &'`) holds open for as long as
+// it lives. So once the process itself has exited, runc gets
+// Config.ExecDrain more, then is killed. The child is left alone, as
+// containerd does: it gets EPIPE, or SIGPIPE, on its next write. held
+// reports that runc was cut short.
+func (r *Runtime) waitRunc(runDone <-chan error, exited <-chan struct{}, kill func()) (err error, held bool) {
+	select {
+	case err := <-runDone:
+		return err, false
+	case <-exited:
+	}
+	var bound <-chan time.Time
+	if r.cfg.ExecDrain > 0 {
+		t := time.NewTimer(r.cfg.ExecDrain)
+		defer t.Stop()
+		bound = t.C
+	}
+	select {
+	case err := <-runDone:
+		return err, false
+	case <-bound:
+		kill()
+		return <-runDone, true
+	}
+}
+
+// drainOutput waits until the output runc passed on is copied: up to
+// Config.ExecDrain, or until ctx ends; then the read ends are closed, which
+// ends the copies. It reports whether output was cut off by the bound.
+func (r *Runtime) drainOutput(ctx context.Context, copies *sync.WaitGroup, readEnds []io.Closer) (held bool) {
+	copied := make(chan struct{})
+	go func() { copies.Wait(); close(copied) }()
+	var bound <-chan time.Time
+	if r.cfg.ExecDrain > 0 {
+		t := time.NewTimer(r.cfg.ExecDrain)
+		defer t.Stop()
+		bound = t.C
+	}
+	select {
+	case <-copied:
+		return false
+	case <-ctx.Done():
+	case <-bound:
+		held = true
+	}
+	for _, c := range readEnds {
+		c.Close()
+	}
+	<-copied
+	return held
 }
 
 // killExecProcess kills the exec'd process once runc has written its pid.

@@ -40,8 +40,13 @@ func TestCreateStartLogsExitCode(t *testing.T) {
 		t.Fatalf("Exited = %+v", got)
 	}
 	lines := readLog(t, logPath)
-	if got, want := strings.Join(joined(lines, "stdout"), "|"), "hello||no newline"; got != want {
+	if got, want := strings.Join(joined(lines, "stdout"), "|"), "hello|"; got != want {
 		t.Errorf("stdout lines %q, want %q", got, want)
+	}
+	// Output that ends without a newline is a partial line: only a real
+	// newline ends a line with F (kubelet's parser adds no line break).
+	if last := lines[len(lines)-1]; last.Stream != "stdout" || !last.Partial || last.Content != "no newline" {
+		t.Errorf("last line %+v, want a partial stdout line \"no newline\"", last)
 	}
 	if got := joined(lines, "stderr"); len(got) != 1 || got[0] != "oops" {
 		t.Errorf("stderr lines %q", got)
@@ -740,5 +745,46 @@ func TestCreateCancelledLeavesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", cgroupParent, id)); !os.IsNotExist(err) {
 		t.Errorf("container cgroup left: %v", err)
+	}
+}
+
+// TestExecDrainsThenAnswers: a process that exits while a child it left in
+// the background holds its stdout makes Exec wait at most ExecDrain for the
+// output (runc itself waits for it), then answer with the output so far and
+// an error saying the output was held (DeadlineExceeded); the child is left
+// running.
+// This is the path of both ExecSync and streaming exec.
+func TestExecDrainsThenAnswers(t *testing.T) {
+	r, _ := newTestRuntime(t)
+	r.cfg.ExecDrain = 300 * time.Millisecond
+	id := sleeper(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tty := range []bool{false, true} {
+		out := &buffer{}
+		p := &specs.Process{Args: []string{"sh", "-c", "echo before; sleep 365d & exit 3"}, Cwd: "/", Env: []string{"PATH=/bin"}, Terminal: tty}
+		code, err := r.Exec(ctx, id, p, nil, out, &buffer{}, nil)
+		if ctx.Err() != nil {
+			t.Fatalf("tty %v: Exec waited for the background child until the caller gave up", tty)
+		}
+		switch {
+		case tty && (err != nil || code != 3):
+			// runc does not wait for a terminal's output: nothing is held.
+			t.Fatalf("tty: code %d err %v, want 3", code, err)
+		case !tty && (!errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "held open")):
+			t.Fatalf("code %d err %v; want an error naming the held output", code, err)
+		}
+		if !strings.Contains(out.String(), "before") {
+			t.Errorf("tty %v: output %q lost what came before the drain bound", tty, out.String())
+		}
+	}
+	// Left alone: the child of the non-terminal exec still runs (the
+	// terminal one got the hangup of its session, as in any shell).
+	out := &buffer{}
+	if _, err := r.Exec(ctx, id, &specs.Process{Args: []string{"sh", "-c", "ps -o args | grep -c '^sleep 365d'"}, Cwd: "/", Env: []string{"PATH=/bin"}}, nil, out, &buffer{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out.String()) == "0" {
+		t.Errorf("background child killed: %q sleep 365d running", out.String())
 	}
 }

@@ -24,6 +24,9 @@ type Config struct {
 	RuncRoot string // runc --root (state/runc)
 	ShimPath string // krill-shim binary; "" = "krill-shim" from PATH
 	ShimDir  string // state/shims: one directory per container
+	// ExecDrain is how long Exec waits for output once the exec'd process
+	// exited; 0 waits until Exec's context ends.
+	ExecDrain time.Duration
 }
 
 // CreateOpts describes a container to create under a shim.
@@ -220,6 +223,10 @@ func runcError(op, id string, err error) error {
 		class = errdefs.ErrFailedPrecondition
 	case strings.Contains(msg, "already exists"), strings.Contains(msg, "already in use"):
 		class = errdefs.ErrAlreadyExists
+	case strings.Contains(msg, "unable to start container process"):
+		// runc could not run the process as configured (no such command,
+		// not executable, bad working directory or user), at create or exec.
+		class = errdefs.ErrFailedPrecondition
 	default:
 		class = errdefs.ErrUnknown
 	}

@@ -16,7 +16,9 @@
 //  5. the record, written last, so that a pod exists on disk only once
 //     everything above it exists.
 //
-// Any failing step undoes the steps before it. Stop tears the network down
+// Any failing step undoes the steps before it. The pod's own lifecycle
+// events (CREATED, STARTED, STOPPED, DELETED, with the pod ID as container
+// ID) go to package events. Stop tears the network down
 // and kills pause but keeps files and records (kubelet still asks for the
 // status); Remove deletes everything.
 //

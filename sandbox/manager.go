@@ -14,6 +14,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/oci"
@@ -21,10 +22,12 @@ import (
 )
 
 // ContainerReaper is what a pod needs from the container package: stop or
-// remove every container of a pod before the pod itself goes.
+// remove every container of a pod before the pod itself goes, and their
+// statuses for the pod's lifecycle events.
 type ContainerReaper interface {
 	StopPodContainers(ctx context.Context, podID string) error
 	RemovePodContainers(ctx context.Context, podID string) error
+	ContainerStatuses(podID string) []*runtime.ContainerStatus
 }
 
 // Config wires a Manager.
@@ -36,6 +39,7 @@ type Config struct {
 	Network           *network.Manager
 	Runtime           *oci.Runtime
 	Cgroups           *cgroups.Manager
+	Events            *events.Broadcaster // the pod's own lifecycle events
 	DaemonOOMScoreAdj int
 	Log               *slog.Logger
 }

@@ -63,6 +63,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := spec.ValidateSysctls(cfg.GetLinux().GetSysctls(), hostNet, nsOpts.GetIpc() == runtime.NamespaceMode_NODE); err != nil {
 		return "", err
 	}
+	if err := validateHostname(cfg.GetHostname(), hostNet); err != nil {
+		return "", err
+	}
 
 	// 1. The pause image first: if it is missing nothing else is worth doing.
 	pause, err := m.Images.EnsurePauseImage(ctx)
@@ -134,6 +137,8 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
 	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps...)...)
 	return id, nil
 }
@@ -146,6 +151,26 @@ func validate(cfg *runtime.PodSandboxConfig) error {
 	if md.Name == "" || md.Namespace == "" || md.Uid == "" {
 		return fmt.Errorf("pod metadata needs name, namespace and uid (got %q, %q, %q): %w",
 			md.Name, md.Namespace, md.Uid, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// validateHostname refuses a host-network pod that asks for a hostname of
+// its own: it shares the node's UTS namespace, so the name would be the
+// node's (containerd fails the same pod in runc, "unable to set hostname
+// without a new UTS namespace"). kubelet sends no hostname for such pods;
+// the node's own name changes nothing and is accepted.
+func validateHostname(hostname string, hostNet bool) error {
+	if !hostNet || hostname == "" {
+		return nil
+	}
+	node, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("read node hostname: %w", err)
+	}
+	if hostname != node {
+		return fmt.Errorf("host-network pod asks for hostname %q, which would rename the node %q: %w",
+			hostname, node, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

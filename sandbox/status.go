@@ -16,6 +16,22 @@ func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime
 		return nil, nil, err
 	}
 	p = m.refresh(p)
+	st := toStatus(p)
+	if !verbose {
+		return st, nil, nil
+	}
+	info, _ := json.Marshal(map[string]any{
+		"pid":          p.PausePid,
+		"netns":        p.NetNS,
+		"pauseImageId": p.PauseImageID,
+		"cgroupParent": p.CgroupParent,
+		"config":       p.Config,
+	})
+	return st, map[string]string{"info": string(info)}, nil
+}
+
+// toStatus is the CRI status of a pod record.
+func toStatus(p store.Pod) *runtime.PodSandboxStatus {
 	nsOpts := p.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	st := &runtime.PodSandboxStatus{
 		Id:        p.ID,
@@ -38,29 +54,28 @@ func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime
 	for _, ip := range p.AdditionalIPs {
 		st.Network.AdditionalIps = append(st.Network.AdditionalIps, &runtime.PodIP{Ip: ip})
 	}
-	if !verbose {
-		return st, nil, nil
-	}
-	info, _ := json.Marshal(map[string]any{
-		"pid":          p.PausePid,
-		"netns":        p.NetNS,
-		"pauseImageId": p.PauseImageID,
-		"cgroupParent": p.CgroupParent,
-		"config":       p.Config,
-	})
-	return st, map[string]string{"info": string(info)}, nil
+	return st
 }
 
 // refresh marks a pod NOTREADY when its pause process died behind our
-// back (killed by hand, OOM): its namespaces are gone with it.
+// back (killed by hand, OOM): its namespaces are gone with it. That is the
+// pod's stop, so subscribers get its STOPPED event (containerd sends one
+// when the sandbox exits, whatever the cause).
 func (m *Manager) refresh(p store.Pod) store.Pod {
 	if p.State == runtime.PodSandboxState_SANDBOX_READY && !pauseAlive(p) {
-		if np, err := m.Pods.Update(p.ID, func(r *store.Pod) error {
+		var stopped bool
+		np, err := m.Pods.Update(p.ID, func(r *store.Pod) error {
+			stopped = r.State == runtime.PodSandboxState_SANDBOX_READY
 			r.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 			return nil
-		}); err == nil {
-			return np
+		})
+		if err != nil {
+			return p
 		}
+		if stopped {
+			m.emit(np, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+		}
+		return np
 	}
 	return p
 }

@@ -54,13 +54,22 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	}
 	// Settle: the pod is stopped whether or not the disk takes the record
 	// now (full disk); the write is retried.
-	if _, err := m.Pods.Settle(pod.ID, func(p *store.Pod) error {
+	var stopped bool
+	updated, err := m.Pods.Settle(pod.ID, func(p *store.Pod) error {
+		stopped = p.State == runtime.PodSandboxState_SANDBOX_READY
 		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 		p.NetworkReady = false
 		p.PauseRemoved = pauseRemoved
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		m.Log.Warn("record pod stop", "pod", pod.ID, "err", err)
+		if errdefs.IsNotFound(err) {
+			return err
+		}
+	}
+	if stopped { // once: a second stop, or a pod found dead, sent it already
+		m.emit(updated, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 	return nil
 }
@@ -117,5 +126,6 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
 	m.gates.m.Delete(pod.ID)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
 }

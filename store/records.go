@@ -53,6 +53,9 @@ type Container struct {
 	// Resources are the limits in force (after UpdateContainerResources).
 	Resources   *runtime.LinuxContainerResources `json:"resources,omitempty"`
 	CgroupsPath string                           `json:"cgroups_path"`
+	// StopSignal is the signal Stop sends ("SIGTERM", "SIGUSR1",
+	// "SIGRTMIN+3"), chosen at create from the CRI config and the image.
+	StopSignal string `json:"stop_signal,omitempty"`
 	// User is the identity the process runs as, resolved at create.
 	User   *runtime.ContainerUser `json:"user,omitempty"`
 	Bundle string                 `json:"bundle"`

@@ -29,7 +29,8 @@
 // in the namespace it was created in).
 //
 // ExecSync runs a command to completion with captured output (probes, critest),
-// capping each stream at MaxExecSyncOutput bytes and killing the process
+// keeping at most MaxExecSyncOutput bytes of both streams together (what
+// fits in kubelet's largest message) and killing the process
 // (through context cancellation reaching the Backend) when the timeout expires.
 //
 // This package must never know how a process is started in a container

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
 )
 
-// MaxExecSyncOutput is how much of each of stdout and stderr ExecSync keeps.
-// Output beyond it is read and thrown away, never buffered: a probe that
-// prints without end must not grow the daemon (CVE-2022-1708).
-const MaxExecSyncOutput = 16 << 20
+// MaxExecSyncOutput is how much of stdout and stderr together ExecSync
+// keeps: the answer must fit in kubelet's largest gRPC message (16 MiB),
+// with room for the rest of the message. Output beyond it is read and
+// thrown away, never buffered: a probe that prints without end must not
+// grow the daemon (CVE-2022-1708).
+const MaxExecSyncOutput = 16<<20 - 4<<10
 
 // ExecSync runs cmd in the container to completion and returns its output
 // and exit code. timeout 0 means no timeout. When the timeout expires, the
@@ -40,8 +43,9 @@ func ExecSync(ctx context.Context, b Backend, containerID string, cmd []string, 
 	}
 	defer cancel()
 
-	out := &cappedBuffer{limit: MaxExecSyncOutput}
-	errOut := &cappedBuffer{limit: MaxExecSyncOutput}
+	budget := &outputBudget{left: MaxExecSyncOutput}
+	out := &cappedBuffer{budget: budget}
+	errOut := &cappedBuffer{budget: budget}
 	code, err := b.Exec(execCtx, containerID, cmd, false, nil, out, errOut, nil)
 	switch {
 	case ctx.Err() != nil:
@@ -57,27 +61,48 @@ func ExecSync(ctx context.Context, b Backend, containerID string, cmd []string, 
 	return out.buf, errOut.buf, code, nil
 }
 
-// cappedBuffer keeps the first limit bytes written to it and reports every
-// write as complete, so the writer never blocks or fails on a full buffer.
-// It grows no larger than limit.
+// outputBudget is what stdout and stderr may still keep, together. The
+// two streams are copied by two goroutines, hence the lock.
+type outputBudget struct {
+	mu   sync.Mutex
+	left int
+}
+
+// take reserves up to n bytes and returns how many it got.
+func (b *outputBudget) take(n int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n = min(n, b.left)
+	b.left -= n
+	return n
+}
+
+func (b *outputBudget) remaining() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.left
+}
+
+// cappedBuffer keeps what its budget allows of what is written to it and
+// reports every write as complete, so the writer never blocks or fails on
+// a full buffer. Its capacity never exceeds what it holds plus what the
+// budget has left.
 type cappedBuffer struct {
 	buf       []byte
-	limit     int
+	budget    *outputBudget
 	discarded int64
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	n := len(p)
-	room := c.limit - len(c.buf)
-	if room < len(p) {
-		c.discarded += int64(len(p) - max(room, 0))
-		p = p[:max(room, 0)]
-	}
+	keep := c.budget.take(len(p))
+	c.discarded += int64(len(p) - keep)
+	p = p[:keep]
 	if len(p) == 0 {
 		return n, nil
 	}
 	if need := len(c.buf) + len(p); need > cap(c.buf) {
-		grown := make([]byte, len(c.buf), min(max(2*cap(c.buf), need, 4096), c.limit))
+		grown := make([]byte, len(c.buf), min(max(2*cap(c.buf), need, 4096), need+c.budget.remaining()))
 		copy(grown, c.buf)
 		c.buf = grown
 	}

@@ -87,23 +87,27 @@ func TestExecSyncCallerCancel(t *testing.T) {
 }
 
 // TestExecSyncOutputCap: a command printing more than the cap on both
-// streams completes (it is never blocked on a full buffer) and each stream
-// keeps exactly the first MaxExecSyncOutput bytes.
+// streams completes (it is never blocked on a full buffer), and stdout and
+// stderr together keep MaxExecSyncOutput bytes, the first of each stream,
+// so the answer fits in kubelet's 16 MiB message.
 func TestExecSyncOutputCap(t *testing.T) {
-	const n = MaxExecSyncOutput + 3<<20
+	const n = 10 << 20
 	cmd := []string{"/bin/sh", "-c", "head -c " + strconv.Itoa(n) + " /dev/zero; head -c " + strconv.Itoa(n) + " /dev/zero | tr '\\0' e >&2; echo done >&2"}
 	out, errOut, code, err := ExecSync(context.Background(), newFakeBackend(), "c1", cmd, 60*time.Second)
 	if err != nil || code != 0 {
 		t.Fatalf("err %v code %d", err, code)
 	}
-	if len(out) != MaxExecSyncOutput || len(errOut) != MaxExecSyncOutput {
-		t.Fatalf("kept %d stdout and %d stderr bytes, want %d each", len(out), len(errOut), MaxExecSyncOutput)
+	if len(out) != n || len(out)+len(errOut) != MaxExecSyncOutput {
+		t.Fatalf("kept %d stdout and %d stderr bytes, want %d and %d", len(out), len(errOut), n, MaxExecSyncOutput-n)
 	}
-	if cap(out) > MaxExecSyncOutput || cap(errOut) > MaxExecSyncOutput {
+	if MaxExecSyncOutput > 16<<20 {
+		t.Fatalf("the cap %d does not fit in kubelet's 16 MiB message", MaxExecSyncOutput)
+	}
+	if cap(out) > MaxExecSyncOutput || cap(errOut) > MaxExecSyncOutput-n {
 		t.Errorf("buffers grew to %d/%d bytes, beyond the cap", cap(out), cap(errOut))
 	}
-	if bytes.Count(errOut, []byte("e")) != MaxExecSyncOutput {
-		t.Errorf("stderr is not the first %d bytes of the stream", MaxExecSyncOutput)
+	if bytes.Count(errOut, []byte("e")) != len(errOut) {
+		t.Errorf("stderr is not the first bytes of the stream")
 	}
 }
 
@@ -119,7 +123,7 @@ func TestCappedBuffer(t *testing.T) {
 		{limit: 0, writes: []string{"x"}, want: ""},
 	}
 	for _, tc := range tests {
-		c := &cappedBuffer{limit: tc.limit}
+		c := &cappedBuffer{budget: &outputBudget{left: tc.limit}}
 		total := 0
 		for _, w := range tc.writes {
 			n, err := c.Write([]byte(w))

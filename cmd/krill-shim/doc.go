@@ -8,8 +8,9 @@
 //     or a pty master received on a console socket when the container has a TTY;
 //   - the CRI log file: every line is written as
 //     "<RFC3339Nano time> <stdout|stderr> <P|F> <content>\n"; lines longer than
-//     16 KiB become "P" (partial) chunks followed by an "F" (final) chunk; TTY
-//     output is logged as stdout;
+//     16 KiB become "P" (partial) chunks followed by an "F" (final) chunk; only
+//     a newline ends an "F" line, so output that ends without one leaves a
+//     last "P" line when the stream closes; TTY output is logged as stdout;
 //   - reaping: it is a child subreaper, so the container's init (and any
 //     orphan reparented to it) is its child and it gets the exit status;
 //   - the exit file, written atomically once the init has exited and the

@@ -141,10 +141,12 @@ func (s *lineSplitter) addPartial(p []byte) {
 	}
 }
 
-// flush writes what is left at the end of the stream as a final line.
+// flush writes what is left at the end of the stream. Only a newline
+// ends a line, so a tail without one is a partial ("P") line: kubelet's
+// reader then shows `printf 'no newline'` without inventing a line break.
 func (s *lineSplitter) flush() {
 	if len(s.pend) > 0 {
-		s.log.writeLine(s.stream, false, s.pend)
+		s.log.writeLine(s.stream, true, s.pend)
 		s.pend = s.pend[:0]
 	}
 }

@@ -21,13 +21,15 @@ func TestLineSplitter(t *testing.T) {
 		{"two lines one chunk", []string{"a\nb\n"}, []string{"stdout F a", "stdout F b"}},
 		{"line across chunks", []string{"he", "llo", "\n"}, []string{"stdout F hello"}},
 		{"empty line", []string{"\n"}, []string{"stdout F "}},
-		{"tail flushed at EOF", []string{"a\nno newline"}, []string{"stdout F a", "stdout F no newline"}},
+		{"tail flushed at EOF is partial", []string{"a\nno newline"}, []string{"stdout F a", "stdout P no newline"}},
+		{"only a tail", []string{"x"}, []string{"stdout P x"}},
 		{"exactly max is one F line", []string{long + "\n"}, []string{"stdout F " + long}},
 		{"exactly max across chunks", []string{long[:100], long[100:], "\n"}, []string{"stdout F " + long}},
 		{"max+1 in one chunk", []string{long + "y\n"}, []string{"stdout P " + long, "stdout F y"}},
 		{"max+1 across chunks", []string{long, "y", "\n"}, []string{"stdout P " + long, "stdout F y"}},
 		{"two and a half max", []string{long + long + "zz\n"}, []string{"stdout P " + long, "stdout P " + long, "stdout F zz"}},
-		{"long tail at EOF", []string{long + "q"}, []string{"stdout P " + long, "stdout F q"}},
+		{"long tail at EOF", []string{long + "q"}, []string{"stdout P " + long, "stdout P q"}},
+		{"exactly max tail at EOF", []string{long}, []string{"stdout P " + long}},
 		{"carriage return kept", []string{"tty\r\n"}, []string{"stdout F tty\r"}},
 	}
 	for _, tc := range tests {

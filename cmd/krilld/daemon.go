@@ -18,6 +18,7 @@ import (
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/cri"
+	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/oci"
@@ -85,6 +86,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		RuncRoot: filepath.Join(cfg.State, "runc"),
 		ShimPath: shim,
 		ShimDir:  filepath.Join(cfg.State, "shims"),
+		// ExecDrain bounds how long exec output is awaited after the
+		// process exited.
+		ExecDrain: cfg.Streaming.DrainExecIOTimeout.Duration,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oci runtime: %w", err)
@@ -110,9 +114,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if _, err := ctrStore.Load(); err != nil {
 		return nil, fmt.Errorf("load container records: %w", err)
 	}
+	evs := events.New()
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
-		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg,
+		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg, Events: evs,
 		DaemonOOMScoreAdj: oomAdj, Log: log,
 	})
 	if err != nil {
@@ -120,7 +125,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
-		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg,
+		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg, Events: evs,
 		DaemonOOMScoreAdj: oomAdj, Log: log,
 	})
 	if err != nil {
@@ -135,7 +140,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
 
-	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Streams: d.streams, Log: log})
+	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Events: evs, Streams: d.streams, Log: log})
 	d.cri = srv
 	d.grpc = grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(d.grpc)

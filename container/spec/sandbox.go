@@ -100,7 +100,10 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 			MaskedPaths:   slices.Clone(defaultMaskedPaths),
 			ReadonlyPaths: slices.Clone(defaultReadonlyPaths),
 		},
-		Mounts: baseMounts(false, false),
+		// sysfs has one superblock per network namespace and pause mounts
+		// the pod's first: a read-only one would make /sys read-only for
+		// the pod's privileged containers too, whatever their mount says.
+		Mounts: baseMounts(sc.GetPrivileged(), false),
 	}
 
 	userstr, err := userString("", sc.GetRunAsUser(), sc.GetRunAsGroup(), in.Image.User)

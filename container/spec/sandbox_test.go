@@ -211,6 +211,13 @@ func TestGenerateSandboxSecurity(t *testing.T) {
 	if s.Linux.Seccomp != nil || len(s.Process.Capabilities.Bounding) != 0 {
 		t.Fatal("privileged pause: no seccomp, and still no capabilities")
 	}
+	// Pause makes the pod's sysfs superblock: read-write in a privileged
+	// pod, or its privileged containers' /sys could not be written.
+	for _, m := range s.Mounts {
+		if m.Destination == "/sys" && !slices.Contains(m.Options, "rw") {
+			t.Fatalf("privileged pause: /sys options %v, want rw", m.Options)
+		}
+	}
 	in = sandboxInput(t)
 	in.Config.Linux.SecurityContext.SeccompProfilePath = "bogus" //nolint:staticcheck // deprecated field under test
 	_, err = GenerateSandbox(in)

@@ -92,7 +92,10 @@ func generate(in Input) (*specs.Spec, error) {
 	sc := in.Config.GetLinux().GetSecurityContext()
 	privileged := sc.GetPrivileged()
 	if privileged && !in.Sandbox.GetLinux().GetSecurityContext().GetPrivileged() {
-		return nil, fmt.Errorf("privileged container in a non-privileged pod: %w", errdefs.ErrFailedPrecondition)
+		// containerd and CRI-O refuse it too: the pod's sandbox was made
+		// without privileges the container would then escape.
+		return nil, fmt.Errorf("privileged container %q in a non-privileged pod: set privileged in the pod's security context too: %w",
+			in.Config.GetMetadata().GetName(), errdefs.ErrInvalidArgument)
 	}
 
 	s := &specs.Spec{

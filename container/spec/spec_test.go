@@ -87,7 +87,7 @@ func TestGenerateRejectsBadInput(t *testing.T) {
 		{"no config", func(in *Input) { in.Config = nil }, errdefs.ErrInvalidArgument},
 		{"relative rootfs", func(in *Input) { in.Rootfs = "rootfs" }, errdefs.ErrInvalidArgument},
 		{"no command", func(in *Input) { in.Config.Command = nil }, errdefs.ErrInvalidArgument},
-		{"privileged container in unprivileged pod", func(in *Input) { securityContext(in).Privileged = true }, errdefs.ErrFailedPrecondition},
+		{"privileged container in unprivileged pod", func(in *Input) { securityContext(in).Privileged = true }, errdefs.ErrInvalidArgument},
 		{"nil sandbox config is a default pod", func(in *Input) { in.Sandbox = nil }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
