@@ -113,6 +113,22 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
 	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	resources := cfg.GetLinux().GetResources()
+
+	// NRI plugins adjust the spec before runc sees it. Their registration
+	// waits until the record is stored, so none misses this container.
+	unblockNRI := m.NRI.BlockSync()
+	defer unblockNRI()
+	draft := store.Container{ID: id, PodID: pod.ID, Config: cfg, State: runtime.ContainerState_CONTAINER_CREATED, CgroupsPath: cgroupsPath, Bundle: bundle}
+	undo = append(undo, func() { m.NRI.RemoveContainer(context.Background(), draft) })
+	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
+	if err != nil {
+		return "", err
+	}
+	if adjusted {
+		resources = m.Cgroups.FromOCI(s.Linux.Resources)
+	}
+	cgroupsPath = s.Linux.CgroupsPath
 	// kubelet always sends a hugepage limit; runc fails on hosts without
 	// the hugetlb controller (this one's v1 side has none), so limits the
 	// host cannot enforce are dropped, and said so.
@@ -163,7 +179,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		CreatedAt:   time.Now().UnixNano(),
 		Pid:         pid,
 		LogPath:     logPath,
-		Resources:   cfg.GetLinux().GetResources(),
+		Resources:   resources,
 		CgroupsPath: cgroupsPath,
 		User:        containerUser(s.Process.User),
 		Bundle:      bundle,
@@ -173,6 +189,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
+	m.NRI.PostCreateContainer(ctx, c)
 	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
 		"took", time.Since(start).Round(time.Millisecond)}, steps...)...)
 	return id, nil

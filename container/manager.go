@@ -12,6 +12,7 @@ import (
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
@@ -27,6 +28,7 @@ type Config struct {
 	Cgroups            *cgroups.Manager
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
+	NRI                *nri.Service // node resource plugins; nil or disabled: none
 	Log                *slog.Logger
 }
 

@@ -27,6 +27,9 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
+	if err := m.NRI.StartContainer(ctx, c); err != nil {
+		return err
+	}
 	if err := m.Runtime.Start(ctx, c.ID); err != nil {
 		// The process may have died in between (e.g. a bad entrypoint is
 		// only found at exec time): record that as the container's end.
@@ -45,6 +48,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	}
 	m.emit(c, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
 	go m.wait(c.ID)
+	m.NRI.PostStartContainer(ctx, c)
 	return nil
 }
 
@@ -91,6 +95,8 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 	if recorded {
 		m.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)
 		m.emit(c, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+		// Before closeExited: a Stop returns only once plugins know.
+		m.NRI.StopContainer(context.Background(), c)
 	}
 	m.closeExited(id)
 }

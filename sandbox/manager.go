@@ -16,6 +16,7 @@ import (
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/store"
 )
@@ -37,6 +38,7 @@ type Config struct {
 	Runtime           *oci.Runtime
 	Cgroups           *cgroups.Manager
 	DaemonOOMScoreAdj int
+	NRI               *nri.Service // node resource plugins; nil or disabled: none
 	Log               *slog.Logger
 }
 

@@ -29,6 +29,9 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
 		}
 	}
+	if pod.State == runtime.PodSandboxState_SANDBOX_READY {
+		m.NRI.StopPodSandbox(ctx, pod) // once, with pause and network still up
+	}
 	// CNI DEL and killing (then deleting) pause side by side: the netns is
 	// a bind mount, so it outlives pause until RemoveNetNS below. Deleting
 	// the dead pause container here rather than in Remove hides the cost of
@@ -108,6 +111,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Pods.Delete(pod.ID); err != nil {
 		return err
 	}
+	m.NRI.RemovePodSandbox(ctx, pod)
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
 	return nil
