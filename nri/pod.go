@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/containerd/errdefs"
 	api "github.com/containerd/nri/pkg/api"
 
 	"github.com/krill-runtime/krill/cgroups"
@@ -19,7 +20,7 @@ func (s *Service) RunPodSandbox(ctx context.Context, pod store.Pod) error {
 		return nil
 	}
 	if err := s.nri.RunPodSandbox(ctx, &api.RunPodSandboxRequest{Pod: podToNRI(pod)}); err != nil {
-		return fmt.Errorf("NRI RunPodSandbox of pod %s: %w", pod.ID, err)
+		return fmt.Errorf("NRI RunPodSandbox of pod %s: %v: %w", pod.ID, err, errdefs.ErrFailedPrecondition)
 	}
 	return nil
 }

@@ -29,8 +29,10 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
 		}
 	}
-	if pod.State == runtime.PodSandboxState_SANDBOX_READY {
-		m.NRI.StopPodSandbox(ctx, pod) // once, with pause and network still up
+	// Once per pod (the state as of holding the lock: a concurrent Stop may
+	// have finished meanwhile), with pause and the network still up.
+	if cur, err := m.Pods.Get(pod.ID); err == nil && cur.State == runtime.PodSandboxState_SANDBOX_READY {
+		m.NRI.StopPodSandbox(ctx, cur)
 	}
 	// CNI DEL and killing (then deleting) pause side by side: the netns is
 	// a bind mount, so it outlives pause until RemoveNetNS below. Deleting
