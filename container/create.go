@@ -113,22 +113,15 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
 	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
-	resources := cfg.GetLinux().GetResources()
-
 	// NRI plugins adjust the spec before runc sees it. Their registration
 	// waits until the record is stored, so none misses this container.
 	unblockNRI := m.NRI.BlockSync()
 	defer unblockNRI()
 	draft := store.Container{ID: id, PodID: pod.ID, Config: cfg, State: runtime.ContainerState_CONTAINER_CREATED, CgroupsPath: cgroupsPath, Bundle: bundle}
-	undo = append(undo, func() { m.NRI.RemoveContainer(context.Background(), draft) })
-	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
+	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, &undo)
 	if err != nil {
 		return "", err
 	}
-	if adjusted {
-		resources = m.Cgroups.FromOCI(s.Linux.Resources)
-	}
-	cgroupsPath = s.Linux.CgroupsPath
 	// kubelet always sends a hugepage limit; runc fails on hosts without
 	// the hugetlb controller (this one's v1 side has none), so limits the
 	// host cannot enforce are dropped, and said so.
@@ -193,6 +186,22 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
 		"took", time.Since(start).Round(time.Millisecond)}, steps...)...)
 	return id, nil
+}
+
+// adjustByNRI hands the spec to NRI plugins, which may change it, and
+// returns the limits and cgroup path it then holds. If the create fails
+// from here on, plugins are told to forget the container.
+func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, undo *[]func()) (*runtime.LinuxContainerResources, string, error) {
+	*undo = append(*undo, func() { m.NRI.RemoveContainer(context.Background(), draft) })
+	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
+	if err != nil {
+		return nil, "", err
+	}
+	res := draft.Config.GetLinux().GetResources()
+	if adjusted {
+		res = m.Cgroups.FromOCI(s.Linux.Resources)
+	}
+	return res, s.Linux.CgroupsPath, nil
 }
 
 // namespaces returns the namespace files a container of pod joins: the
