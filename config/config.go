@@ -37,6 +37,7 @@ type Config struct {
 	CNI       CNIConfig       `toml:"cni"`
 	Cgroup    CgroupConfig    `toml:"cgroup"`
 	Streaming StreamingConfig `toml:"streaming"`
+	NRI       NRIConfig       `toml:"nri"`
 }
 
 // RuntimeConfig names the binaries krilld runs.
@@ -81,6 +82,24 @@ type StreamingConfig struct {
 	DrainExecIOTimeout Duration `toml:"drain_exec_io_timeout"`
 }
 
+// NRIConfig is the Node Resource Interface: plugins that see and adjust
+// pods and containers (see package nri).
+type NRIConfig struct {
+	// Enable turns NRI on (the default, as in containerd 2.x).
+	Enable bool `toml:"enable"`
+	// SocketPath is where external plugins connect.
+	SocketPath string `toml:"socket_path"`
+	// PluginPath holds plugins krilld starts itself ("NN-name" executables).
+	PluginPath string `toml:"plugin_path"`
+	// PluginConfigPath holds their configuration files.
+	PluginConfigPath string `toml:"plugin_config_path"`
+	// RegistrationTimeout bounds a plugin's registration.
+	RegistrationTimeout Duration `toml:"registration_timeout"`
+	// RequestTimeout bounds every call to a plugin; a plugin that misses it
+	// is disconnected and the pod or container goes on without it.
+	RequestTimeout Duration `toml:"request_timeout"`
+}
+
 // Duration is a time.Duration written as "30s" or "5m" in TOML.
 type Duration struct{ time.Duration }
 
@@ -120,6 +139,14 @@ func Defaults() *Config {
 		},
 		Cgroup:    CgroupConfig{Driver: "cgroupfs"},
 		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, DrainExecIOTimeout: Duration{3 * time.Second}},
+		NRI: NRIConfig{
+			Enable:              true,
+			SocketPath:          "/var/run/nri/nri.sock",
+			PluginPath:          "/opt/nri/plugins",
+			PluginConfigPath:    "/etc/nri/conf.d",
+			RegistrationTimeout: Duration{5 * time.Second},
+			RequestTimeout:      Duration{2 * time.Second},
+		},
 	}
 }
 
@@ -212,6 +239,26 @@ func (c *Config) Validate() error {
 	}
 	if c.Streaming.DrainExecIOTimeout.Duration < 0 {
 		return fmt.Errorf("key streaming.drain_exec_io_timeout: %s must not be negative", c.Streaming.DrainExecIOTimeout.Duration)
+	}
+	return c.NRI.validate()
+}
+
+func (n NRIConfig) validate() error {
+	if !n.Enable {
+		return nil
+	}
+	for key, p := range map[string]string{"socket_path": n.SocketPath, "plugin_path": n.PluginPath, "plugin_config_path": n.PluginConfigPath} {
+		if p == "" || !filepath.IsAbs(p) {
+			return fmt.Errorf("key nri.%s: %q must be an absolute path", key, p)
+		}
+	}
+	if len(n.SocketPath) > maxSocketPath {
+		return fmt.Errorf("key nri.socket_path: %q is longer than %d bytes", n.SocketPath, maxSocketPath)
+	}
+	for key, d := range map[string]time.Duration{"registration_timeout": n.RegistrationTimeout.Duration, "request_timeout": n.RequestTimeout.Duration} {
+		if d <= 0 {
+			return fmt.Errorf("key nri.%s: %s must be positive", key, d)
+		}
 	}
 	return nil
 }

@@ -76,6 +76,8 @@ func TestRefusals(t *testing.T) {
 		{"bad port", "[streaming]\nport = 70000\n", "streaming.port"},
 		{"bad address", "[streaming]\naddress = \"localhost\"\n", "streaming.address"},
 		{"no bin dirs", "[cni]\nbin_dirs = []\n", "cni.bin_dirs"},
+		{"relative nri socket", "[nri]\nsocket_path = \"nri.sock\"\n", "nri.socket_path"},
+		{"zero nri timeout", "[nri]\nrequest_timeout = \"0s\"\n", "nri.request_timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(write(t, tc.file))

@@ -118,6 +118,15 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
 	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	// NRI plugins adjust the spec before runc sees it. Their registration
+	// waits until the record is stored, so none misses this container.
+	unblockNRI := m.NRI.BlockSync()
+	defer unblockNRI()
+	draft := store.Container{ID: id, PodID: pod.ID, Config: cfg, State: runtime.ContainerState_CONTAINER_CREATED, CgroupsPath: cgroupsPath, Bundle: bundle}
+	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, &undo)
+	if err != nil {
+		return "", err
+	}
 	// kubelet always sends a hugepage limit; runc fails on hosts without
 	// the hugetlb controller (this one's v1 side has none), so limits the
 	// host cannot enforce are dropped, and said so.
@@ -158,7 +167,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ImageName:   cfg.Image.Image,
 		CreatedAt:   time.Now().UnixNano(),
 		LogPath:     logPath,
-		Resources:   cfg.GetLinux().GetResources(),
+		Resources:   resources,
 		CgroupsPath: cgroupsPath,
 		User:        containerUser(s.Process.User),
 		StopSignal:  stopSignal,
@@ -169,9 +178,26 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
+	m.NRI.PostCreateContainer(ctx, c)
 	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
 		"took", time.Since(start).Round(time.Millisecond)}, steps...)...)
 	return id, nil
+}
+
+// adjustByNRI hands the spec to NRI plugins, which may change it, and
+// returns the limits and cgroup path it then holds. If the create fails
+// from here on, plugins are told to forget the container.
+func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, undo *[]func(context.Context)) (*runtime.LinuxContainerResources, string, error) {
+	*undo = append(*undo, func(ctx context.Context) { m.NRI.RemoveContainer(ctx, draft) })
+	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
+	if err != nil {
+		return nil, "", err
+	}
+	res := draft.Config.GetLinux().GetResources()
+	if adjusted {
+		res = m.Cgroups.FromOCI(s.Linux.Resources)
+	}
+	return res, s.Linux.CgroupsPath, nil
 }
 
 // namespaces returns the namespace files a container of pod joins: the

@@ -13,6 +13,7 @@ import (
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
@@ -29,6 +30,7 @@ type Config struct {
 	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
+	NRI                *nri.Service // node resource plugins; nil or disabled: none
 	Log                *slog.Logger
 }
 

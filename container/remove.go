@@ -45,6 +45,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Cgroups.Remove(c.CgroupsPath); err != nil {
 		m.Log.Warn("remove cgroup", "container", c.ID, "err", err)
 	}
+	m.NRI.RemoveContainer(ctx, c) // before the bundle goes: plugins see the spec
 	if err := os.RemoveAll(c.Bundle); err != nil {
 		return err
 	}

@@ -33,6 +33,9 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
+	if err := m.NRI.StartContainer(ctx, c); err != nil {
+		return err
+	}
 	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
 		ID: c.ID, Bundle: c.Bundle, LogPath: c.LogPath,
 		Stdin: c.Config.GetStdin(), StdinOnce: c.Config.GetStdinOnce(), TTY: c.Config.GetTty(),
@@ -44,6 +47,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		return m.startFailed(c, err)
 	}
 	m.markRunning(c.ID, pid, time.Now())
+	m.NRI.PostStartContainer(ctx, c)
 	return nil
 }
 
@@ -150,6 +154,8 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 	if recorded {
 		m.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)
 		m.emit(c, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+		// Before closeExited: a Stop returns only once plugins know.
+		m.NRI.StopContainer(context.Background(), c)
 	}
 	m.closeExited(id)
 }

@@ -31,6 +31,9 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 		return fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
 	oci := cgroups.ToOCI(res, m.DaemonOOMScoreAdj)
+	if err := m.NRI.UpdateContainer(ctx, c, oci); err != nil {
+		return err
+	}
 	m.Cgroups.DropUnsupported(oci)
 	if c.State == runtime.ContainerState_CONTAINER_CREATED {
 		// No runc container before Start: the limits go into the bundle's
@@ -41,11 +44,15 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	} else if err := m.Runtime.Update(ctx, c.ID, oci); err != nil {
 		return fmt.Errorf("update resources of %s: %w", c.ID, err)
 	}
-	_, err = m.Containers.Update(c.ID, func(r *store.Container) error {
+	c, err = m.Containers.Update(c.ID, func(r *store.Container) error {
 		r.Resources = res
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	m.NRI.PostUpdateContainer(ctx, c)
+	return nil
 }
 
 // updateBundleResources replaces the limits in bundle/config.json;

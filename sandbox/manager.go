@@ -17,6 +17,7 @@ import (
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/store"
 )
@@ -41,6 +42,7 @@ type Config struct {
 	Cgroups           *cgroups.Manager
 	Events            *events.Broadcaster // the pod's own lifecycle events
 	DaemonOOMScoreAdj int
+	NRI               *nri.Service // node resource plugins; nil or disabled: none
 	Log               *slog.Logger
 }
 

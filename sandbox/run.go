@@ -133,7 +133,14 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		return "", fmt.Errorf("pod files: %w", err)
 	}
 
-	// 5. The record: from now on the pod exists.
+	// 5. NRI plugins see the pod (and may veto it) before anyone else can.
+	unblockNRI := m.NRI.BlockSync()
+	defer unblockNRI()
+	if err := m.NRI.RunPodSandbox(ctx, pod); err != nil {
+		return "", err
+	}
+
+	// 6. The record: from now on the pod exists.
 	if err := m.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}

@@ -30,6 +30,11 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
 		}
 	}
+	// Once per pod (the state as of holding the lock: a concurrent Stop may
+	// have finished meanwhile), with pause and the network still up.
+	if cur, err := m.Pods.Get(pod.ID); err == nil && cur.State == runtime.PodSandboxState_SANDBOX_READY {
+		m.NRI.StopPodSandbox(ctx, cur)
+	}
 	// CNI DEL and killing (then deleting) pause side by side: the netns is
 	// a bind mount, so it outlives pause until RemoveNetNS below. Deleting
 	// the dead pause container here rather than in Remove hides the cost of
@@ -123,6 +128,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Pods.Delete(pod.ID); err != nil {
 		return err
 	}
+	m.NRI.RemovePodSandbox(ctx, pod)
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
 	m.gates.m.Delete(pod.ID)

@@ -35,7 +35,14 @@ EOF
 }
 
 # write_krilld_config FILE ROOT STATE SOCKET CERTS_DIR NET_DIR
+# NRI is on with a socket next to SOCKET (nri.sock) and no pre-installed
+# plugins, so this krilld never takes another runtime's /var/run/nri/nri.sock.
+# Its request timeout is 5s, not the default 2s: critest's synchronisation
+# specs hold a plugin's Synchronize open for 2s on purpose, and a plugin
+# whose Synchronize times out is dropped.
 write_krilld_config() {
+	local dir
+	dir="$(dirname "$4")"
 	cat >"$1" <<EOF
 root = "$2"
 state = "$3"
@@ -49,6 +56,12 @@ config_path = "$5"
 [cni]
 conf_dir = "$6"
 bin_dirs = ["/opt/cni/bin", "/usr/lib/cni"]
+
+[nri]
+socket_path = "$dir/nri.sock"
+plugin_path = "$dir/nri-plugins"
+plugin_config_path = "$dir/nri-conf.d"
+request_timeout = "5s"
 EOF
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,6 +97,7 @@ func check(cfg *config.Config, w io.Writer) int {
 	} else {
 		report(false, false, "capabilities", fmt.Sprintf("no CAP_SYS_RESOURCE: oom_score_adj below krilld's own (%d) is raised to it; RLIMIT_NOFILE cannot be raised", daemonOOMScoreAdjValue()))
 	}
+	checkNRI(cfg.NRI, report)
 	if failed {
 		fmt.Fprintln(w, "host is NOT ready for Krill")
 		return 1
@@ -138,4 +140,23 @@ func daemonOOMScoreAdjValue() int {
 	b, _ := os.ReadFile("/proc/self/oom_score_adj")
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
+}
+
+// checkNRI says whether node resource plugins will be consulted, where
+// they connect, and whether something already serves that socket (krilld
+// would take it over from another runtime).
+func checkNRI(c config.NRIConfig, report func(ok, required bool, what, detail string)) {
+	if !c.Enable {
+		report(true, false, "nri", "disabled ([nri] enable = false): no node resource plugins")
+		return
+	}
+	plugins, _ := filepath.Glob(filepath.Join(c.PluginPath, "*"))
+	detail := fmt.Sprintf("enabled: plugins connect at %s; %d pre-installed in %s; request timeout %s",
+		c.SocketPath, len(plugins), c.PluginPath, c.RequestTimeout.Duration)
+	if conn, err := net.Dial("unix", c.SocketPath); err == nil {
+		conn.Close()
+		report(false, false, "nri", detail+" (the socket is in use: another runtime or a running krilld)")
+		return
+	}
+	report(true, false, "nri", detail)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
@@ -33,6 +34,7 @@ type daemon struct {
 	grpc    *grpc.Server
 	images  *image.Service
 	streams *streaming.Server
+	nri     *nri.Service
 	lock    *os.File
 	log     *slog.Logger
 }
@@ -115,10 +117,16 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, fmt.Errorf("load container records: %w", err)
 	}
 	evs := events.New()
+	d.nri, err = nri.New(nriConfig(cfg.NRI), nri.Deps{
+		Pods: podStore, Containers: ctrStore, Runtime: rt, Cgroups: cg, DaemonOOMScoreAdj: oomAdj, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
 		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg, Events: evs,
-		DaemonOOMScoreAdj: oomAdj, Log: log,
+		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -126,7 +134,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
 		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg, Events: evs,
-		DaemonOOMScoreAdj: oomAdj, Log: log,
+		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -155,10 +163,26 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	t := time.Now()
 	ctrs.Recover(ctx)
 	pods.Recover(ctx)
+	// NRI after recovery: plugins are synchronised with what it found.
+	if err := d.nri.Start(); err != nil {
+		return nil, err
+	}
 	srv.SetReady()
 	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
 		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
 	return d, nil
+}
+
+// nriConfig is the [nri] section as package nri takes it.
+func nriConfig(c config.NRIConfig) nri.Config {
+	return nri.Config{
+		Enable:              c.Enable,
+		SocketPath:          c.SocketPath,
+		PluginPath:          c.PluginPath,
+		PluginConfigPath:    c.PluginConfigPath,
+		RegistrationTimeout: c.RegistrationTimeout.Duration,
+		RequestTimeout:      c.RequestTimeout.Duration,
+	}
 }
 
 // shutdown stops serving, giving calls in flight up to grace to finish.
@@ -173,6 +197,7 @@ func (d *daemon) shutdown(grace time.Duration) {
 		d.grpc.Stop()
 	}
 	d.streams.Stop()
+	d.nri.Close()
 	d.images.Close()
 	d.lock.Close()
 }

@@ -36,6 +36,7 @@ func startTestDaemon(t *testing.T) (*grpc.ClientConn, *config.Config) {
 	cfg.Listen = "unix://" + filepath.Join(dir, "krill.sock")
 	cfg.Registry.ConfigPath = filepath.Join(dir, "certs.d")
 	cfg.CNI.ConfDir = filepath.Join(dir, "net.d")
+	privateNRI(cfg, dir)
 	repo, _ := filepath.Abs("../..")
 	cfg.Runtime.ShimPath = filepath.Join(repo, "bin", "krill-shim")
 	cfg.Runtime.PauseBinary = filepath.Join(repo, "bin", "krill-pause")
@@ -131,6 +132,14 @@ func setStrings(v reflect.Value, s string) {
 	}
 }
 
+// privateNRI keeps a test daemon off the host's NRI socket
+// (/var/run/nri/nri.sock), which krilld would take over.
+func privateNRI(cfg *config.Config, dir string) {
+	cfg.NRI.SocketPath = filepath.Join(dir, "nri.sock")
+	cfg.NRI.PluginPath = filepath.Join(dir, "nri-plugins")
+	cfg.NRI.PluginConfigPath = filepath.Join(dir, "nri-conf.d")
+}
+
 func TestSecondDaemonRefused(t *testing.T) {
 	_, cfg := startTestDaemon(t)
 	_, err := takeLock(filepath.Join(cfg.State, "krilld.lock"))
@@ -143,7 +152,7 @@ func TestCheckReportsHost(t *testing.T) {
 	var b strings.Builder
 	cfg := config.Defaults()
 	check(cfg, &b)
-	for _, want := range []string{"runc", "cni plugins", "cgroups", "overlayfs", "capabilities"} {
+	for _, want := range []string{"runc", "cni plugins", "cgroups", "overlayfs", "capabilities", "nri            enabled"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("check output lacks %q:\n%s", want, b.String())
 		}
@@ -162,6 +171,7 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	cfg.Root, cfg.State = filepath.Join(dir, "root"), filepath.Join(dir, "state")
 	cfg.Listen = "unix://" + filepath.Join(dir, "krill.sock")
 	cfg.CNI.ConfDir = filepath.Join(dir, "net.d")
+	privateNRI(cfg, dir)
 	repo, _ := filepath.Abs("../..")
 	cfg.Runtime.ShimPath = filepath.Join(repo, "bin", "krill-shim")
 	d, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))

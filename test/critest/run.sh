@@ -147,7 +147,8 @@ done
 
 # ---------------------------------------------------------------- critest
 
-critest_args=(--runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock"
+# --nri-socket: critest's NRI specs connect their own plugins there.
+critest_args=(--runtime-endpoint "unix://$sock" --image-endpoint "unix://$sock" --nri-socket "$tmp/nri.sock"
 	"--ginkgo.junit-report=$out/junit.xml" --ginkgo.no-color)
 if [[ -n "$benchmark" ]]; then
 	rm -rf "$out/bench"

@@ -138,9 +138,14 @@ config_path = %q
 progress_timeout = "10s"
 [cni]
 conf_dir = %q
+[nri]
+socket_path = %q
+plugin_path = %q
+plugin_config_path = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
 		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"),
-		filepath.Join(dir, "certs.d"), netd)), 0o644)
+		filepath.Join(dir, "certs.d"), netd,
+		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"))), 0o644)
 
 	e.reg = testregistry.Start(t, testregistry.Options{})
 	e.reg.Push(t, "e2e/busybox", "1", busyboxImage(t))
@@ -153,6 +158,10 @@ conf_dir = %q
 	}
 	return e
 }
+
+// nriSocket is where this krilld's NRI plugins connect: private to the
+// test, so concurrent krillds never share /var/run/nri/nri.sock.
+func (e *env) nriSocket() string { return filepath.Join(e.dir, "nri.sock") }
 
 func (e *env) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
