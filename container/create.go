@@ -64,7 +64,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	// 1. Rootfs: a writable overlay snapshot of the image.
 	bundle := m.bundle(id)
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return "", err
 	}
 	undo = append(undo, func() { os.RemoveAll(bundle) })

@@ -44,7 +44,13 @@ type Manager struct {
 
 // New returns a Manager over the records in cfg.Containers.
 func New(cfg Config) (*Manager, error) {
-	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+	// 0700: the bundles hold mounted rootfs; a host user who could walk
+	// into them could run an image's setuid binaries (CVE-2021-41103).
+	// Chmod fixes a directory an older krilld made 0711.
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {

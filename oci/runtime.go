@@ -63,7 +63,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	for _, d := range []string{cfg.RuncRoot, cfg.ShimDir} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("oci: %w", err)
 		}
 	}

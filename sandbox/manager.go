@@ -53,7 +53,13 @@ type Manager struct {
 
 // New returns a Manager; call SetReaper before serving.
 func New(cfg Config) (*Manager, error) {
-	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+	// 0700: pod directories hold the pause rootfs and the pod's shm
+	// tmpfs (mode 1777 inside); host users must not reach either.
+	// Chmod fixes a directory an older krilld made 0711.
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {

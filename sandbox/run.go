@@ -163,7 +163,7 @@ func podNetwork(p store.Pod) network.PodNetwork {
 func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Image) (int, error) {
 	bundle := m.pauseBundle(pod.ID)
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
 	}
 	// Writable, although the spec makes the root read-only: runc must
