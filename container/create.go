@@ -130,15 +130,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	steps = append(steps, "spec", time.Since(start).Round(time.Millisecond))
 
 	// 3. The shim and `runc create`.
-	logPath := ""
-	if dir, p := pod.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
-		logPath = filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-			return "", fmt.Errorf("log directory: %w", err)
-		}
+	logPath, err := containerLogPath(pod.Config.GetLogDirectory(), cfg.GetLogPath())
+	if err != nil {
+		return "", err
 	}
 	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
-		ID: id, Bundle: bundle, LogPath: logPath,
+		ID: id, Bundle: bundle, LogPath: logPath, LogRoot: pod.Config.GetLogDirectory(),
 		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Tty,
 	})
 	if err != nil {

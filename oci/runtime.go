@@ -30,6 +30,10 @@ type Config struct {
 type CreateOpts struct {
 	ID, Bundle            string
 	LogPath               string // CRI log file; "" discards output
+	// LogRoot is the trusted directory LogPath lies below (the pod's log
+	// directory): the shim opens the rest of the path without following
+	// symlinks, creating missing directories.
+	LogRoot string
 	Stdin, StdinOnce, TTY bool
 }
 
@@ -217,6 +221,10 @@ func runcError(op, id string, err error) error {
 		class = errdefs.ErrFailedPrecondition
 	case strings.Contains(msg, "already exists"), strings.Contains(msg, "already in use"):
 		class = errdefs.ErrAlreadyExists
+	case strings.HasPrefix(msg, "open container log:"):
+		// The shim refused the request's log path (a symlink or a
+		// non-regular file below the pod's log directory).
+		class = errdefs.ErrInvalidArgument
 	default:
 		class = errdefs.ErrUnknown
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,58 @@ func snapshotDirs(t *testing.T, e *env) int {
 		t.Fatal(err)
 	}
 	return len(d)
+}
+
+// TestLogPathEscapes: a container log_path that climbs out of the pod's
+// log directory or is absolute is refused with InvalidArgument, and a
+// symlink planted in the log directory is not followed: the shim, as root,
+// would otherwise create or append to any file on the host.
+func TestLogPathEscapes(t *testing.T) {
+	e := newEnv(t)
+	podID, podCfg := e.pod("logs")
+	outside := filepath.Join(e.dir, "outside")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(podCfg.LogDirectory, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(podCfg.LogDirectory, "linked.log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(podCfg.LogDirectory, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	for i, logPath := range []string{"../../outside/x.log", filepath.Join(outside, "abs.log"), "linked.log", "linkdir/0.log"} {
+		_, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
+			PodSandboxId: podID, SandboxConfig: podCfg,
+			Config: &runtime.ContainerConfig{
+				Metadata: &runtime.ContainerMetadata{Name: "log" + strconv.Itoa(i)},
+				Image:    &runtime.ImageSpec{Image: e.image},
+				Command:  []string{"echo", "planted"},
+				LogPath:  logPath,
+			},
+		})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("log_path %q: %v, want InvalidArgument", logPath, err)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep\n" {
+		t.Fatalf("file behind the symlink changed: %q", b)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
+		t.Fatalf("files created outside the log directory: %v", entries)
+	}
+	// Control: a kubelet-style path works and its directory is created.
+	e.container(podID, podCfg, "ok", []string{"echo", "hello"})
+	if !testregistry.WaitFor(20*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(podCfg.LogDirectory, "ok.log"))
+		return strings.Contains(string(b), "stdout F hello")
+	}) {
+		t.Fatal("control container's log never showed its output")
+	}
 }
