@@ -30,10 +30,7 @@ type Config struct {
 type CreateOpts struct {
 	ID, Bundle            string
 	LogPath               string // CRI log file; "" discards output
-	// LogRoot is the trusted directory LogPath lies below (the pod's log
-	// directory): the shim opens the rest of the path without following
-	// symlinks, creating missing directories.
-	LogRoot string
+	LogRoot               string // trusted dir LogPath lies below; the shim opens the rest without following symlinks
 	Stdin, StdinOnce, TTY bool
 }
 

@@ -16,8 +16,8 @@ import (
 
 type options struct {
 	id, bundle, runc, root, dir, logPath, logRoot string
-	stdin, stdinOnce, tty                bool
-	linger                               time.Duration
+	stdin, stdinOnce, tty                         bool
+	linger                                        time.Duration
 }
 
 // shim is the state of the one container this process watches.
