@@ -104,6 +104,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		CgroupsPath:        cgroupsPath,
 		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
 		SeccompProfileRoot: m.SeccompProfileRoot,
+		AllowedAnnotations: m.AllowedAnnotations,
 	})
 	if err != nil {
 		return "", err

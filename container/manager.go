@@ -11,6 +11,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -27,6 +28,7 @@ type Config struct {
 	Cgroups            *cgroups.Manager
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
+	AllowedAnnotations spec.AllowedAnnotations // CRI annotations passed into OCI specs
 	Log                *slog.Logger
 }
 

@@ -14,6 +14,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/oci"
@@ -37,7 +38,9 @@ type Config struct {
 	Runtime           *oci.Runtime
 	Cgroups           *cgroups.Manager
 	DaemonOOMScoreAdj int
-	Log               *slog.Logger
+	// AllowedAnnotations are the pod annotations passed into the pause spec.
+	AllowedAnnotations spec.AllowedAnnotations
+	Log                *slog.Logger
 }
 
 // Manager runs pod sandboxes.

@@ -192,6 +192,7 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
 		EnableUnprivilegedPorts: true,
 		EnableUnprivilegedICMP:  true,
+		AllowedAnnotations:      m.AllowedAnnotations,
 	})
 	if err == nil {
 		var data []byte

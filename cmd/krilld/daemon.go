@@ -17,6 +17,7 @@ import (
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/cri"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
@@ -115,7 +116,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
 		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg,
-		DaemonOOMScoreAdj: oomAdj, Log: log,
+		DaemonOOMScoreAdj: oomAdj, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
 		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg,
-		DaemonOOMScoreAdj: oomAdj, Log: log,
+		DaemonOOMScoreAdj: oomAdj, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -248,4 +249,8 @@ func daemonOOMScoreAdj() int {
 		return -1000
 	}
 	return daemonOOMScoreAdjValue()
+}
+
+func allowedAnnotations(cfg *config.Config) spec.AllowedAnnotations {
+	return spec.AllowedAnnotations{Pod: cfg.Runtime.PodAnnotations, Container: cfg.Runtime.ContainerAnnotations}
 }
