@@ -87,7 +87,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 
-	// 2. The OCI spec, with limits.
+	// 2. The OCI spec, with limits. It names pause's namespaces by pid:
+	// pause must still be the process holding it.
+	if err := sandbox.CheckPause(pod); err != nil {
+		return "", err
+	}
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
 	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
@@ -146,6 +150,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		m.Runtime.Delete(context.Background(), id)
 		m.Cgroups.Remove(cgroupsPath)
 	})
+	// runc has joined /proc/<pause pid>/ns/*: if pause is still the same
+	// process, those were its namespaces (see sandbox.CheckPause). The
+	// container has run none of its own code yet.
+	if err := sandbox.CheckPause(pod); err != nil {
+		return "", err
+	}
 
 	// 4. The record.
 	ref := img.ID

@@ -110,6 +110,11 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if pauseErr == nil {
 		undo = append(undo, func() { m.removePause(context.Background(), pod) })
 		pod.PausePid = pid
+		if start, ok := startTime(pid); ok {
+			pod.PauseStartTime = start
+		} else {
+			pauseErr = fmt.Errorf("pause container of pod %s exited at once: %w", id, errdefs.ErrUnknown)
+		}
 	}
 	if netErr != nil {
 		return "", fmt.Errorf("set up network for pod %s: %w", id, netErr)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,5 +227,71 @@ func TestLogPathEscapes(t *testing.T) {
 		return strings.Contains(string(b), "stdout F hello")
 	}) {
 		t.Fatal("control container's log never showed its output")
+	}
+}
+
+// TestPausePIDReuse: when the pod record's pause pid names another process
+// (pause died and the pid was reused), CreateContainer refuses with
+// FailedPrecondition instead of joining that stranger's IPC, UTS and PID
+// namespaces. The stranger here even sits in a cgroup named after the pod,
+// which the older check (pid alive, in the pod's cgroup) accepted; only
+// the start time recorded at RunPodSandbox tells it from pause.
+func TestPausePIDReuse(t *testing.T) {
+	e := newEnv(t)
+	podID, podCfg := e.pod("reuse")
+	stranger := exec.Command("unshare", "--ipc", "--uts", "sleep", "600")
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cg := filepath.Join("/sys/fs/cgroup/pids", "krill-e2e-stranger-"+podID)
+	t.Cleanup(func() {
+		stranger.Process.Kill()
+		stranger.Wait()
+		os.Remove(cg)
+	})
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(stranger.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	recPath := filepath.Join(e.dir, "root", "pods", podID, "pod.json")
+	b, err := os.ReadFile(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Version int                    `json:"version"`
+		Record  map[string]interface{} `json:"record"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Record["pause_pid"] = stranger.Process.Pid
+	if b, err = json.Marshal(rec); err != nil {
+		t.Fatal(err)
+	}
+	e.kill()
+	err = os.WriteFile(recPath, b, 0o600)
+	e.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+
+	_, err = e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
+		PodSandboxId: podID, SandboxConfig: podCfg,
+		Config: &runtime.ContainerConfig{
+			Metadata: &runtime.ContainerMetadata{Name: "joiner"},
+			Image:    &runtime.ImageSpec{Image: e.image},
+			Command:  []string{"sleep", "3600"},
+		},
+	})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("create in a pod whose pause pid was reused: %v, want FailedPrecondition", err)
+	}
+	if m := mountsUnder(t, filepath.Join(e.dir, "state", "containers")); len(m) != 0 {
+		t.Fatalf("refused create left mounts: %v", m)
 	}
 }
