@@ -104,6 +104,18 @@ func TestHostUserCannotReachContainerFiles(t *testing.T) {
 			t.Errorf("as nobody, %q failed for another reason than permissions: %s", script, out)
 		}
 	}
+	// The CRI socket is root's and its group's only (0660): whoever can
+	// talk to it can run privileged containers.
+	if st, err := os.Stat(e.sock); err != nil || st.Mode().Perm()&0o007 != 0 {
+		t.Errorf("CRI socket %s: mode %v, %v; want no access for others", e.sock, st.Mode(), err)
+	}
+	if out, err := asNobody(t, "test -w "+e.sock); err == nil {
+		t.Errorf("nobody may write to the CRI socket: %s", out)
+	}
+	// No descriptor of krilld, the shim or runc leaks into the container.
+	if out := e.exec(r.ContainerId, "sh", "-c", "cd /proc/1/fd && echo *"); out != "0 1 2" {
+		t.Errorf("container init holds fds %q, want only 0 1 2", out)
+	}
 	// Inside the container the rootfs is not nosuid: kubelet's
 	// allowPrivilegeEscalation defaults to true and critest checks a setuid
 	// binary escalates; the host side is closed by directory modes instead.
