@@ -9,12 +9,13 @@ LDFLAGS := -X github.com/krill-runtime/krill/version.Version=$(VERSION)
 STATE ?= /run/krill
 LOG ?= /var/log/krilld.log
 
-.PHONY: help deps build run stop test unit fault lint bench critest critest-bench e2e-kubelet clean
+.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
 	@echo "make test        lint + unit/integration tests + critest conformance"
 	@echo "make bench       benchmarks (pull, pod and container lifecycle, shim RSS)"
+	@echo "make fuzz        each fuzz target for FUZZTIME (default 30s); make unit runs their seeds"
 	@echo "make critest     critest conformance only;  make critest-bench: critest --benchmark"
 	@echo "make fault       fault injection: crashes, full disk, dead shims, hung plugins; leak checks"
 	@echo "make e2e-kubelet a real kubelet running static pods on Krill"
@@ -68,6 +69,18 @@ lint:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./...
+
+# Go's fuzzer runs one target per invocation. Seeds live in
+# <pkg>/testdata/fuzz/<target>; findings are written there too, so they
+# become regression seeds that `make unit` runs.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./container/spec:FuzzGenerate ./container/spec:FuzzResolveUser ./config:FuzzParse \
+	./cmd/krill-shim:FuzzLineSplitter ./image:FuzzHostsToml ./image:FuzzReference
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
 
 critest: build
 	bash test/critest/run.sh

@@ -49,6 +49,11 @@ type RuntimeConfig struct {
 	// PauseBinary is the static pause program used for the built-in pause
 	// image; "" means krill-pause next to krilld, then PATH.
 	PauseBinary string `toml:"pause_binary"`
+	// PodAnnotations and ContainerAnnotations are the CRI annotations
+	// passed into OCI specs (keys, or prefixes ending in "*"); none by
+	// default, as annotations are knobs for OCI runtimes and hooks.
+	PodAnnotations       []string `toml:"pod_annotations"`
+	ContainerAnnotations []string `toml:"container_annotations"`
 }
 
 // RegistryConfig is about pulling images.
@@ -217,6 +222,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Runtime.RuncPath == "" {
 		return errors.New("key runtime.runc_path: must not be empty")
+	}
+	for key, list := range map[string][]string{"runtime.pod_annotations": c.Runtime.PodAnnotations, "runtime.container_annotations": c.Runtime.ContainerAnnotations} {
+		for _, p := range list {
+			if p == "" || strings.Contains(strings.TrimSuffix(p, "*"), "*") {
+				return fmt.Errorf("key %s: %q must be an annotation key or a prefix ending in a single \"*\"", key, p)
+			}
+		}
 	}
 	if c.Registry.ProgressTimeout.Duration <= 0 {
 		return fmt.Errorf("key registry.progress_timeout: %s must be positive", c.Registry.ProgressTimeout.Duration)

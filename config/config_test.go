@@ -68,6 +68,7 @@ func TestRefusals(t *testing.T) {
 		{"unknown nested key", "[cni]\nconfdir = \"/x\"\n", "cni.confdir"},
 		{"wrong type", "root = 5\n", "root"},
 		{"bad duration", "[registry]\nprogress_timeout = \"soon\"\n", "registry.progress_timeout"},
+		{"annotation pattern with an inner star", "[runtime]\npod_annotations = [\"a*b\"]\n", "runtime.pod_annotations"},
 		{"relative root", "root = \"var/lib\"\n", "root"},
 		{"state too long for sockets", "state = \"/var/run/a/very/long/state/directory\"\n", "too long"},
 		{"bad listen", "listen = \"tcp://1.2.3.4:5\"\n", "listen"},

@@ -69,7 +69,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	// 1. Rootfs: a writable overlay snapshot of the image.
 	bundle := m.bundle(id)
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return "", err
 	}
 	undo = append(undo, func(context.Context) { os.RemoveAll(bundle) })
@@ -92,7 +92,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 
-	// 2. The OCI spec, with limits.
+	// 2. The OCI spec, with limits. It names pause's namespaces by pid:
+	// pause must still be the process holding it.
+	if err := sandbox.CheckPause(pod); err != nil {
+		return "", err
+	}
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
 	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
@@ -109,6 +113,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		CgroupsPath:        cgroupsPath,
 		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
 		SeccompProfileRoot: m.SeccompProfileRoot,
+		AllowedAnnotations: m.AllowedAnnotations,
 	})
 	if err != nil {
 		return "", err
@@ -143,15 +148,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 
 	steps = append(steps, "spec", time.Since(start).Round(time.Millisecond))
 
-	// 3. The log directory. The shim and `runc create` wait for Start, as
-	// in containerd: a command that cannot be run, or a working directory
+	// 3. The log path. The shim and `runc create` wait for Start, as in
+	// containerd: a command that cannot be run, or a working directory
 	// that cannot be entered, is a start error kubelet reports as such.
-	logPath := ""
-	if dir, p := pod.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
-		logPath = filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-			return "", fmt.Errorf("log directory: %w", err)
-		}
+	logPath, err := containerLogPath(pod.Config.GetLogDirectory(), cfg.GetLogPath())
+	if err != nil {
+		return "", err
 	}
 
 	// 4. The record.

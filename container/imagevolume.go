@@ -43,7 +43,7 @@ func (m *Manager) mountImageVolumes(ctx context.Context, id string, cfg *runtime
 			return fmt.Errorf("image volume %s: %w", mnt.Image.Image, err)
 		}
 		dir := m.imageVolumeDir(id, n)
-		if err := os.MkdirAll(dir, 0o711); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
 		mounts, err := m.Images.PrepareRootfs(ctx, imageVolumeKey(id, n), img.ID, true)

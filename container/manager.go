@@ -11,6 +11,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/nri"
@@ -30,7 +31,8 @@ type Config struct {
 	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
-	NRI                *nri.Service // node resource plugins; nil or disabled: none
+	NRI                *nri.Service            // node resource plugins; nil or disabled: none
+	AllowedAnnotations spec.AllowedAnnotations // CRI annotations passed into OCI specs
 	Log                *slog.Logger
 }
 
@@ -47,7 +49,13 @@ type Manager struct {
 
 // New returns a Manager over the records in cfg.Containers.
 func New(cfg Config) (*Manager, error) {
-	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+	// 0700: the bundles hold mounted rootfs; a host user who could walk
+	// into them could run an image's setuid binaries (CVE-2021-41103).
+	// Chmod fixes a directory an older krilld made 0711.
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {

@@ -10,6 +10,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/oci"
+	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
 )
 
@@ -36,10 +37,20 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err := m.NRI.StartContainer(ctx, c); err != nil {
 		return err
 	}
+	pod, err := m.Pods.Get(c.PodID)
+	if err != nil {
+		return err
+	}
 	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
-		ID: c.ID, Bundle: c.Bundle, LogPath: c.LogPath,
+		ID: c.ID, Bundle: c.Bundle, LogPath: c.LogPath, LogRoot: pod.Config.GetLogDirectory(),
 		Stdin: c.Config.GetStdin(), StdinOnce: c.Config.GetStdinOnce(), TTY: c.Config.GetTty(),
 	})
+	if err == nil {
+		// runc has joined /proc/<pause pid>/ns/*: if pause is still the
+		// same process, those were its namespaces (see sandbox.CheckPause).
+		// The container has run none of its own code yet.
+		err = sandbox.CheckPause(pod)
+	}
 	if err == nil {
 		err = m.Runtime.Start(ctx, c.ID)
 	}

@@ -51,6 +51,34 @@ func TestMaliciousLayersStayInside(t *testing.T) {
 			testregistry.Tar(link("victim", secret)),
 			testregistry.Tar(testregistry.File{Name: "victim", Body: []byte("overwritten")}),
 		}},
+		// Whiteouts delete: through a directory symlinked out in a lower
+		// layer they would delete host files.
+		{"whiteout through symlinked dir in lower layer", [][]byte{
+			testregistry.Tar(link("wdir", host)),
+			testregistry.Tar(file("wdir/.wh.secret")),
+		}},
+		{"opaque whiteout through symlinked dir in lower layer", [][]byte{
+			testregistry.Tar(link("odir", host)),
+			testregistry.Tar(testregistry.File{Name: "odir/", Type: tar.TypeDir}, file("odir/.wh..wh..opq")),
+		}},
+		{"opaque whiteout through relative symlink", [][]byte{
+			testregistry.Tar(link("rdir", hostRel)),
+			testregistry.Tar(file("rdir/.wh..wh..opq")),
+		}},
+		{"whiteout with dot-dot", [][]byte{testregistry.Tar(file(hostRel + "/.wh.secret"))}},
+		{"whiteout of a dot-dot name", [][]byte{testregistry.Tar(file(".wh.." + hostRel + "/secret"))}},
+		{"fifos", [][]byte{testregistry.Tar(
+			testregistry.File{Name: "evil-fifo", Type: tar.TypeFifo, Mode: 0o666},
+			testregistry.File{Name: hostRel + "/evil-fifo", Type: tar.TypeFifo, Mode: 0o666},
+		)}},
+		{"fifo through symlinked dir in lower layer", [][]byte{
+			testregistry.Tar(link("fdir", host)),
+			testregistry.Tar(testregistry.File{Name: "fdir/evil-fifo", Type: tar.TypeFifo, Mode: 0o666}),
+		}},
+		{"device through symlinked dir in lower layer", [][]byte{
+			testregistry.Tar(link("ddir", host)),
+			testregistry.Tar(testregistry.File{Name: "ddir/evil-dev", Type: tar.TypeChar, Devmajor: 1, Devminor: 1, Mode: 0o666}),
+		}},
 		{"device nodes", [][]byte{testregistry.Tar(
 			testregistry.File{Name: "dev/", Type: tar.TypeDir},
 			testregistry.File{Name: "dev/evil-block", Type: tar.TypeBlock, Devmajor: 7, Devminor: 0, Mode: 0o666},

@@ -108,7 +108,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
+	// 0700: blobs of private images and unpacked layers (with their
+	// setuid binaries) are for root only. Chmod fixes an older 0711 store.
+	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create image store: %w", err)
+	}
+	if err := os.Chmod(cfg.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create image store: %w", err)
 	}
 	if err := cleanTempMounts(filepath.Join(cfg.Root, "tmpmounts"), s.log); err != nil {

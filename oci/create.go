@@ -76,6 +76,9 @@ func (r *Runtime) startShim(ctx context.Context, dir string, o CreateOpts) (int,
 		"-id", o.ID, "-bundle", o.Bundle, "-runc", r.cfg.RuncPath, "-root", r.cfg.RuncRoot,
 		"-dir", dir, "-log", o.LogPath,
 	}
+	if o.LogRoot != "" {
+		args = append(args, "-log-root", o.LogRoot)
+	}
 	if o.Stdin {
 		args = append(args, "-stdin")
 	}

@@ -33,6 +33,7 @@ type Config struct {
 type CreateOpts struct {
 	ID, Bundle            string
 	LogPath               string // CRI log file; "" discards output
+	LogRoot               string // trusted dir LogPath lies below; the shim opens the rest without following symlinks
 	Stdin, StdinOnce, TTY bool
 }
 
@@ -69,7 +70,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	for _, d := range []string{cfg.RuncRoot, cfg.ShimDir} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("oci: %w", err)
 		}
 	}
@@ -227,6 +228,10 @@ func runcError(op, id string, err error) error {
 		// runc could not run the process as configured (no such command,
 		// not executable, bad working directory or user), at create or exec.
 		class = errdefs.ErrFailedPrecondition
+	case strings.HasPrefix(msg, "open container log:"):
+		// The shim refused the request's log path (a symlink or a
+		// non-regular file below the pod's log directory).
+		class = errdefs.ErrInvalidArgument
 	default:
 		class = errdefs.ErrUnknown
 	}

@@ -22,7 +22,7 @@ const shmSize = 64 << 20
 // namespace; POSIX shm lives in /dev/shm, SysV shm in the IPC namespace).
 func (m *Manager) writePodFiles(p store.Pod) error {
 	dir := m.podDir(p.ID)
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	hostnamePath, hostsPath, resolvPath, shmPath := m.HostFiles(p)

@@ -14,6 +14,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
@@ -43,7 +44,9 @@ type Config struct {
 	Events            *events.Broadcaster // the pod's own lifecycle events
 	DaemonOOMScoreAdj int
 	NRI               *nri.Service // node resource plugins; nil or disabled: none
-	Log               *slog.Logger
+	// AllowedAnnotations are the pod annotations passed into the pause spec.
+	AllowedAnnotations spec.AllowedAnnotations
+	Log                *slog.Logger
 }
 
 // Manager runs pod sandboxes.
@@ -60,7 +63,13 @@ type Manager struct {
 
 // New returns a Manager; call SetReaper before serving.
 func New(cfg Config) (*Manager, error) {
-	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+	// 0700: pod directories hold the pause rootfs and the pod's shm
+	// tmpfs (mode 1777 inside); host users must not reach either.
+	// Chmod fixes a directory an older krilld made 0711.
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {
@@ -104,17 +113,35 @@ func (m *Manager) HostFiles(p store.Pod) (hostname, hosts, resolv, shm string) {
 }
 
 // NamespacePath returns /proc/<pause>/ns/<kind> for containers to join.
+// The pid may have been reused by a stranger since: callers check
+// CheckPause before and after the namespaces are joined.
 func NamespacePath(p store.Pod, kind string) string {
 	return fmt.Sprintf("/proc/%d/ns/%s", p.PausePid, kind)
+}
+
+// CheckPause fails with FailedPrecondition unless the pod's pause process
+// still runs. Called after a container joined /proc/<pause pid>/ns/*, it
+// proves the namespaces were pause's: the process with the recorded pid
+// and start time held that pid the whole time, so no stranger could.
+func CheckPause(p store.Pod) error {
+	if !pauseAlive(p) {
+		return fmt.Errorf("pod %s: its pause process %d is gone (its namespaces cannot be joined): %w", p.ID, p.PausePid, errdefs.ErrFailedPrecondition)
+	}
+	return nil
 }
 
 // pauseAlive tells whether the pause process of p still runs. Pause is
 // started detached (runc run -d), so its parent is the host's init and it
 // may linger as a zombie for a moment after being killed. A PID can be
-// reused after a reboot or a long uptime, so the process must also sit in
-// the pod's cgroup, whose path ends in the pod ID.
+// reused after a reboot or a long uptime, so the process must have the
+// start time recorded at RunPodSandbox (records of an older krilld have
+// none) and sit in the pod's cgroup, whose path ends in the pod ID.
 func pauseAlive(p store.Pod) bool {
-	if p.PausePid <= 0 || syscall.Kill(p.PausePid, 0) != nil || isZombie(p.PausePid) {
+	if p.PausePid <= 0 || syscall.Kill(p.PausePid, 0) != nil {
+		return false
+	}
+	state, start, ok := procStat(p.PausePid)
+	if !ok || state == 'Z' || state == 'X' || (p.PauseStartTime != "" && start != p.PauseStartTime) {
 		return false
 	}
 	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.PausePid))

@@ -119,6 +119,11 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if pauseErr == nil {
 		undo = append(undo, func(ctx context.Context) { m.removePause(ctx, pod) })
 		pod.PausePid = pid
+		if start, ok := startTime(pid); ok {
+			pod.PauseStartTime = start
+		} else {
+			pauseErr = fmt.Errorf("pause container of pod %s exited at once: %w", id, errdefs.ErrUnknown)
+		}
 	}
 	if netErr != nil {
 		return "", fmt.Errorf("set up network for pod %s: %w", id, netErr)
@@ -200,7 +205,7 @@ func podNetwork(p store.Pod) network.PodNetwork {
 func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Image) (int, error) {
 	bundle := m.pauseBundle(pod.ID)
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o711); err != nil {
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
 	}
 	// Writable, although the spec makes the root read-only: runc must
@@ -229,6 +234,7 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
 		EnableUnprivilegedPorts: true,
 		EnableUnprivilegedICMP:  true,
+		AllowedAnnotations:      m.AllowedAnnotations,
 	})
 	if err == nil {
 		var data []byte

@@ -27,6 +27,9 @@ type Pod struct {
 	// its rootfs and its cgroup, so neither a second Stop nor Remove pays
 	// for another `runc delete`.
 	PauseRemoved bool `json:"pause_removed,omitempty"`
+	// PauseStartTime is pause's start time (/proc/<pid>/stat field 22):
+	// with it a reused PausePid is told apart from pause.
+	PauseStartTime string `json:"pause_start_time,omitempty"`
 }
 
 // Key implements Record.

@@ -25,7 +25,10 @@
 // # Invocation
 //
 //	krill-shim -id ID -bundle DIR -runc PATH -root DIR -dir SHIMDIR
-//	           [-log FILE] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
+//	           [-log FILE [-log-root DIR]] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
+//
+// With -log-root, FILE lies below DIR (the pod's log directory) and the
+// shim creates and opens it without following symlinks below DIR (log.go).
 //
 // Environment: krilld sets GOMAXPROCS=1 and GOGC=25 (read by the Go runtime
 // before main; neither is passed on to runc). KRILL_SHIM_TRIM_INTERVAL

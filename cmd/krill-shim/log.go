@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxLogLine is the longest content a single CRI log line carries; longer
@@ -18,18 +23,19 @@ const maxLogLine = 16 * 1024
 // file between lines.
 type criLog struct {
 	mu   sync.Mutex
+	root string // trusted directory path lies below ("" = path is trusted)
 	path string
 	f    *os.File // nil when path is "" or the file could not be reopened
 	buf  []byte   // reused for each line to keep the shim allocation-free
 	now  func() time.Time
 }
 
-func openCRILog(path string) (*criLog, error) {
-	l := &criLog{path: path, now: time.Now}
+func openCRILog(root, path string) (*criLog, error) {
+	l := &criLog{root: root, path: path, now: time.Now}
 	if path == "" {
 		return l, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := openLogFile(root, path)
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +55,56 @@ func (l *criLog) reopen() error {
 		l.f.Close()
 		l.f = nil
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := openLogFile(l.root, l.path)
 	if err != nil {
 		return err
 	}
 	l.f = f
 	return nil
+}
+
+// openLogFile opens (creating it and its directories) the log file path,
+// which lies below root. The pod's log directory (root) is the kubelet's
+// and trusted; what is below it comes from a pod spec, so it is walked one
+// component at a time without following any symlink: a log path through a
+// symlink would make the shim, as root, append to any file on the host.
+func openLogFile(root, path string) (*os.File, error) {
+	const flags = unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	if root == "" {
+		return os.OpenFile(path, flags, 0o640)
+	}
+	rel, err := filepath.Rel(root, path)
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil, errors.New("log path " + path + " is not below " + root)
+	}
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	parts := strings.Split(rel, "/")
+	for _, part := range parts[:len(parts)-1] {
+		if err := unix.Mkdirat(dir, part, 0o755); err != nil && err != unix.EEXIST {
+			unix.Close(dir)
+			return nil, &os.PathError{Op: "mkdir", Path: path, Err: err}
+		}
+		next, err := unix.Openat(dir, part, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(dir)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		dir = next
+	}
+	fd, err := unix.Openat(dir, parts[len(parts)-1], flags, 0o640)
+	unix.Close(dir)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, errors.New("log path " + path + " is not a regular file")
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 func (l *criLog) close() {

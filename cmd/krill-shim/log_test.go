@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestLineSplitter(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "log")
-			l, err := openCRILog(path)
+			l, err := openCRILog("", path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +84,7 @@ func short(lines []string) []string {
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "log")
-	l, err := openCRILog(path)
+	l, err := openCRILog("", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("old %q new %q", old, cur)
 	}
 	// No log path: output is discarded, reopen is a no-op.
-	l, _ = openCRILog("")
+	l, _ = openCRILog("", "")
 	l.writeLine("stdout", false, []byte("x"))
 	if err := l.reopen(); err != nil {
 		t.Fatal(err)
@@ -144,5 +145,48 @@ func TestStatStartTime(t *testing.T) {
 	stat := "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 100"
 	if got := statStartTime(stat); got != "98765" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestLogFileRefusesSymlinks: below the pod's log directory, neither a
+// symlinked directory nor a symlinked file is followed (the shim runs as
+// root and would append to, or create, any file on the host), missing
+// directories are created, and a FIFO is refused without blocking.
+func TestLogFileRefusesSymlinks(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("keep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "dirlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(root, "filelink.log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo.log"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"dirlink/victim", "dirlink/new.log", "filelink.log", "fifo.log", "../escape.log"} {
+		if l, err := openCRILog(root, filepath.Join(root, rel)); err == nil {
+			l.close()
+			t.Errorf("log path %s opened", rel)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep\n" {
+		t.Fatalf("file behind the symlink changed: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "new.log")); !os.IsNotExist(err) {
+		t.Fatalf("file created through the symlinked directory: %v", err)
+	}
+	// Control: a plain path, with directories to create, works.
+	l, err := openCRILog(root, filepath.Join(root, "c", "0.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.writeLine("stdout", false, []byte("ok"))
+	l.close()
+	if b, _ := os.ReadFile(filepath.Join(root, "c", "0.log")); !strings.HasSuffix(string(b), " stdout F ok\n") {
+		t.Fatalf("log = %q", b)
 	}
 }

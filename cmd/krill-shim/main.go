@@ -15,9 +15,9 @@ import (
 )
 
 type options struct {
-	id, bundle, runc, root, dir, logPath string
-	stdin, stdinOnce, tty                bool
-	linger                               time.Duration
+	id, bundle, runc, root, dir, logPath, logRoot string
+	stdin, stdinOnce, tty                         bool
+	linger                                        time.Duration
 }
 
 // shim is the state of the one container this process watches.
@@ -92,7 +92,7 @@ func (s *shim) create() error {
 		return err
 	}
 	var err error
-	if s.log, err = openCRILog(o.logPath); err != nil {
+	if s.log, err = openCRILog(o.logRoot, o.logPath); err != nil {
 		return wrap("open container log", err)
 	}
 
@@ -363,7 +363,7 @@ func wrap(msg string, err error) error { return errors.New(msg + ": " + err.Erro
 // it drags fmt and reflect into every shim's memory.
 func parseArgs(args []string) (options, error) {
 	o := options{runc: "runc", linger: time.Minute}
-	strs := map[string]*string{"-id": &o.id, "-bundle": &o.bundle, "-runc": &o.runc, "-root": &o.root, "-dir": &o.dir, "-log": &o.logPath}
+	strs := map[string]*string{"-id": &o.id, "-bundle": &o.bundle, "-runc": &o.runc, "-root": &o.root, "-dir": &o.dir, "-log": &o.logPath, "-log-root": &o.logRoot}
 	bools := map[string]*bool{"-stdin": &o.stdin, "-stdin-once": &o.stdinOnce, "-tty": &o.tty}
 	for i := 0; i < len(args); i++ {
 		a := args[i]

@@ -17,6 +17,7 @@ import (
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/cri"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
@@ -126,7 +127,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
 		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg, Events: evs,
-		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log,
+		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
 		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg, Events: evs,
-		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log,
+		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -276,4 +277,8 @@ func daemonOOMScoreAdj() int {
 		return -1000
 	}
 	return daemonOOMScoreAdjValue()
+}
+
+func allowedAnnotations(cfg *config.Config) spec.AllowedAnnotations {
+	return spec.AllowedAnnotations{Pod: cfg.Runtime.PodAnnotations, Container: cfg.Runtime.ContainerAnnotations}
 }

@@ -1,7 +1,7 @@
 package spec
 
 import (
-	"maps"
+	"strings"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -23,11 +23,43 @@ const (
 	ContainerTypeContainer = "container"
 )
 
-// containerAnnotations: the CRI annotations of the container, then the
-// io.kubernetes.cri.* keys, which win so a request cannot forge them.
+// AllowedAnnotations lists which CRI annotations reach the OCI spec. A CRI
+// annotation in the spec is a knob for the OCI runtime and its hooks (crun
+// reads run.oci.* keys, some hooks act on their own keys), and anyone who
+// can create a pod sets them, so none passes unless listed, as with
+// containerd's pod_annotations/container_annotations and CRI-O's
+// allowed_annotations. An entry is a key, or a prefix ending in "*".
+type AllowedAnnotations struct {
+	Pod       []string // pod annotations, copied to the pause and every container
+	Container []string // container annotations, copied to that container
+}
+
+// allowed reports whether key matches one of patterns.
+func allowed(patterns []string, key string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(key, prefix) || p == key {
+			return true
+		}
+	}
+	return false
+}
+
+// copyAllowed copies the annotations of from whose key is allowed.
+func copyAllowed(to, from map[string]string, patterns []string) {
+	for k, v := range from {
+		if allowed(patterns, k) {
+			to[k] = v
+		}
+	}
+}
+
+// containerAnnotations: the allowed CRI annotations of the pod and the
+// container, then the io.kubernetes.cri.* keys, which win so a request
+// cannot forge them.
 func containerAnnotations(in Input) map[string]string {
-	a := make(map[string]string, len(in.Config.GetAnnotations())+8)
-	maps.Copy(a, in.Config.GetAnnotations())
+	a := make(map[string]string, 8)
+	copyAllowed(a, in.Sandbox.GetAnnotations(), in.AllowedAnnotations.Pod)
+	copyAllowed(a, in.Config.GetAnnotations(), in.AllowedAnnotations.Container)
 	podAnnotations(a, in.Sandbox)
 	a[AnnotationContainerType] = ContainerTypeContainer
 	a[AnnotationSandboxID] = in.SandboxID
@@ -36,11 +68,11 @@ func containerAnnotations(in Input) map[string]string {
 	return a
 }
 
-// sandboxAnnotations: the pod's CRI annotations, then the
+// sandboxAnnotations: the pod's allowed CRI annotations, then the
 // io.kubernetes.cri.* keys.
 func sandboxAnnotations(in SandboxInput) map[string]string {
-	a := make(map[string]string, len(in.Config.GetAnnotations())+8)
-	maps.Copy(a, in.Config.GetAnnotations())
+	a := make(map[string]string, 8)
+	copyAllowed(a, in.Config.GetAnnotations(), in.AllowedAnnotations.Pod)
 	podAnnotations(a, in.Config)
 	a[AnnotationContainerType] = ContainerTypeSandbox
 	a[AnnotationSandboxID] = in.ID

@@ -40,6 +40,9 @@ type SandboxInput struct {
 	ImageName          string // for the podsandbox.image-name annotation
 	SeccompProfileRoot string // for relative Localhost seccomp profiles
 	UnifiedCgroups     bool   // private cgroup namespace on pure cgroup v2
+
+	// AllowedAnnotations are the CRI annotations that reach the spec.
+	AllowedAnnotations AllowedAnnotations
 	// EnableUnprivilegedPorts sets net.ipv4.ip_unprivileged_port_start=0 and
 	// EnableUnprivilegedICMP net.ipv4.ping_group_range="0 2147483647" in
 	// pods with their own network namespace, unless the pod sets them

@@ -18,7 +18,7 @@ func sandboxInput(t *testing.T) SandboxInput {
 			Metadata:     &runtime.PodSandboxMetadata{Name: "pod", Namespace: "ns", Uid: "uid-1"},
 			Hostname:     "podhost",
 			LogDirectory: "/var/log/pods/x",
-			Annotations:  map[string]string{"a": "b"},
+			Annotations:  map[string]string{"a": "b", "run.oci.keep_original_groups": "1"},
 			Linux:        &runtime.LinuxPodSandboxConfig{SecurityContext: &runtime.LinuxSandboxSecurityContext{}},
 		},
 		Image:       ocispec.ImageConfig{Entrypoint: []string{"/pause"}, Env: []string{"PATH=/bin"}},
@@ -26,6 +26,8 @@ func sandboxInput(t *testing.T) SandboxInput {
 		NetNSPath:   "/run/krill/netns/pod1",
 		CgroupsPath: "/krill/pod1",
 		ImageName:   "registry.k8s.io/pause:3.10",
+		// "a" passes, the crun knob in the annotations does not.
+		AllowedAnnotations: AllowedAnnotations{Pod: []string{"a"}},
 		// A daemon run like containerd under systemd on a kubelet node.
 		DaemonOOMScoreAdj: -999,
 	}
@@ -80,6 +82,9 @@ func TestGenerateSandboxDefaults(t *testing.T) {
 		if s.Annotations[k] != want {
 			t.Errorf("annotation %s = %q, want %q", k, s.Annotations[k], want)
 		}
+	}
+	if _, ok := s.Annotations["run.oci.keep_original_groups"]; ok {
+		t.Error("an annotation not on the allow-list reached the pause spec")
 	}
 }
 

@@ -57,6 +57,8 @@ type Input struct {
 	// UnifiedCgroups is true on a pure cgroup v2 host: non-privileged
 	// containers then get a private cgroup namespace, like containerd.
 	UnifiedCgroups bool
+	// AllowedAnnotations are the CRI annotations that reach the spec.
+	AllowedAnnotations AllowedAnnotations
 }
 
 // Generate returns the OCI spec of an application container. Errors wrap

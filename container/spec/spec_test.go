@@ -20,6 +20,7 @@ func TestGenerateDefaults(t *testing.T) {
 	in.Image.WorkingDir = "/work"
 	in.Config.Tty = true
 	in.Config.Annotations = map[string]string{"user": "a", AnnotationSandboxID: "forged"}
+	in.AllowedAnnotations.Container = []string{"user", "io.kubernetes.cri.*"}
 	s, err := Generate(in)
 	checkErr(t, err, nil)
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,7 +237,13 @@ func (f *userFiles) groupsListing(user string) ([]uint32, error) {
 
 // readRootfsFile reads a file of the container's rootfs without ever
 // following a symlink out of it (an image may ship /etc/passwd -> /etc/shadow
-// of the host). A missing file is not an error: it reads as empty.
+// of the host: it resolves to the rootfs' own /etc/shadow). Only a regular
+// file of at most maxUserFileSize is read: a FIFO would block krilld forever
+// and a device node would be opened on the host outside any device cgroup,
+// so anything else is an invalid image (containerd refuses them too). The
+// type is checked on the O_PATH handle, before anything is opened for
+// reading, and O_NONBLOCK covers a swap between check and open. A missing
+// file is not an error: it reads as empty.
 func readRootfsFile(root, name string) ([]byte, error) {
 	handle, err := pathrs.OpenInRoot(root, name)
 	if err != nil {
@@ -246,16 +253,42 @@ func readRootfsFile(root, name string) ([]byte, error) {
 		return nil, fmt.Errorf("open %s in rootfs %s: %w", name, root, err)
 	}
 	defer handle.Close()
-	file, err := pathrs.Reopen(handle, unix.O_RDONLY|unix.O_CLOEXEC)
+	if err := checkUserFile(handle, name); err != nil {
+		return nil, err
+	}
+	file, err := pathrs.Reopen(handle, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in rootfs %s: %w", name, root, err)
 	}
 	defer file.Close()
-	data, err := io.ReadAll(io.LimitReader(file, maxUserFileSize))
+	if err := checkUserFile(file, name); err != nil {
+		return nil, err
+	}
+	// One byte over the cap tells a file that grew since the check.
+	data, err := io.ReadAll(io.LimitReader(file, maxUserFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s in rootfs %s: %w", name, root, err)
 	}
+	if len(data) > maxUserFileSize {
+		return nil, fmt.Errorf("image's %s is larger than %d bytes: %w", name, maxUserFileSize, errdefs.ErrInvalidArgument)
+	}
 	return data, nil
+}
+
+// checkUserFile refuses an image's user file that is not a regular file of
+// a sane size.
+func checkUserFile(f *os.File, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat %s in rootfs: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("image's %s is not a regular file (mode %#o): %w", name, st.Mode, errdefs.ErrInvalidArgument)
+	}
+	if st.Size > maxUserFileSize {
+		return fmt.Errorf("image's %s is larger than %d bytes: %w", name, maxUserFileSize, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // parsePasswd parses name:password:uid:gid:gecos:home:shell lines, skipping

@@ -1,14 +1,17 @@
 package spec
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -220,5 +223,55 @@ func TestGenerateUserAndRunAsNonRoot(t *testing.T) {
 				t.Fatalf("uid = %d, want %d", s.Process.User.UID, tc.wantUID)
 			}
 		})
+	}
+}
+
+// TestUserFilesRefuseNonRegular: an image's /etc/passwd or /etc/group that
+// is a FIFO (reading it would block CreateContainer forever), a device node
+// (krilld would open a host device), a symlink to either, or a file over
+// the size cap is refused with InvalidArgument, quickly.
+func TestUserFilesRefuseNonRegular(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mknod of a device node needs root")
+	}
+	for _, tc := range []struct {
+		name string
+		make func(path string) error
+	}{
+		{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }},
+		{"char device", func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 3))) }}, // /dev/null
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }},
+		{"symlink to fifo", func(p string) error {
+			if err := unix.Mkfifo(filepath.Join(filepath.Dir(p), "pipe"), 0o644); err != nil {
+				return err
+			}
+			return os.Symlink("/etc/pipe", p) // absolute: resolved inside the rootfs
+		}},
+		{"huge", func(p string) error {
+			return os.WriteFile(p, bytes.Repeat([]byte("u:x:1:1::/:/bin/sh\n"), maxUserFileSize/19+1), 0o644)
+		}},
+	} {
+		for _, file := range []string{"passwd", "group"} {
+			t.Run(tc.name+"/"+file, func(t *testing.T) {
+				root := writeRootfs(t, map[string]string{"etc/passwd": "root:x:0:0::/:/bin/sh\n", "etc/group": "root:x:0:\n"})
+				p := filepath.Join(root, "etc", file)
+				os.Remove(p)
+				if err := tc.make(p); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() {
+					_, err := resolveUser(root, "root:root", runtime.SupplementalGroupsPolicy_Merge, nil)
+					done <- err
+				}()
+				select {
+				case err := <-done:
+					checkErr(t, err, errdefs.ErrInvalidArgument)
+				case <-time.After(10 * time.Second):
+					// Not a timing assertion: the old code never returns.
+					t.Fatal("resolveUser blocked on the image's user file")
+				}
+			})
+		}
 	}
 }

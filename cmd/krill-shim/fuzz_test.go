@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzLineSplitter feeds container output, cut into chunks at fuzzed
+// places, through the CRI log line splitter and checks the log: every line
+// is "<RFC3339Nano> stdout <P|F> <content>", no content is longer than
+// maxLogLine or holds a newline, and the contents put back together (P
+// lines joined, F lines ended) are exactly the output.
+func FuzzLineSplitter(f *testing.F) {
+	f.Fuzz(func(t *testing.T, out []byte, cuts []byte) {
+		path := filepath.Join(t.TempDir(), "log")
+		l, err := openCRILog("", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := &lineSplitter{log: l, stream: "stdout"}
+		rest := out
+		for _, c := range cuts {
+			n := int(c) * 97 % (len(rest) + 1)
+			sp.Write(rest[:n])
+			rest = rest[n:]
+		}
+		sp.Write(rest)
+		sp.flush()
+		l.close()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		for _, line := range strings.SplitAfter(string(b), "\n") {
+			if line == "" {
+				continue
+			}
+			ts, rest, ok1 := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+			stream, rest, ok2 := strings.Cut(rest, " ")
+			tag, content, ok3 := strings.Cut(rest, " ")
+			if !ok1 || !ok2 || !ok3 || stream != "stdout" || (tag != "P" && tag != "F") || !strings.HasSuffix(line, "\n") {
+				t.Fatalf("malformed log line %q", line)
+			}
+			if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+				t.Fatalf("bad timestamp in %q: %v", line, err)
+			}
+			if len(content) > maxLogLine {
+				t.Fatalf("line content of %d bytes", len(content))
+			}
+			got.WriteString(content)
+			if tag == "F" {
+				got.WriteByte('\n')
+			}
+		}
+		want := out
+		if len(want) > 0 && want[len(want)-1] != '\n' {
+			want = append(append([]byte{}, want...), '\n') // a tail is flushed as a full line
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("log content differs from the output:\n got %q\nwant %q", got.Bytes(), want)
+		}
+	})
+}
