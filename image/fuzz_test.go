@@ -38,11 +38,14 @@ func FuzzReference(f *testing.F) {
 // panic; the credentials may go only to the hosts the file configured;
 // and no error text carries the secret.
 func FuzzHostsToml(f *testing.F) {
+	dir := filepath.Join(f.TempDir(), "certs.d") // emptied for each input
 	f.Fuzz(func(t *testing.T, hostsToml []byte, host, user, secret string) {
 		if host == "" || strings.ContainsAny(host, "/\x00") || host == "." || host == ".." {
 			return // not a host name: never a directory lookup
 		}
-		dir := filepath.Join(t.TempDir(), "certs.d")
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.MkdirAll(filepath.Join(dir, host), 0o755); err != nil {
 			return
 		}

@@ -15,8 +15,11 @@ import (
 // maxLogLine or holds a newline, and the contents put back together (P
 // lines joined, F lines ended) are exactly the output.
 func FuzzLineSplitter(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "log") // one file, emptied for each input
 	f.Fuzz(func(t *testing.T, out []byte, cuts []byte) {
-		path := filepath.Join(t.TempDir(), "log")
+		if err := os.Truncate(path, 0); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
 		l, err := openCRILog("", path)
 		if err != nil {
 			t.Fatal(err)
