@@ -21,7 +21,7 @@ passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "PASS: $1${2:+ ($2)}"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1: $2"; }
 info() { echo "INFO: $*"; }
-cri() { crictl --runtime-endpoint "$sock" --image-endpoint "$sock" --timeout 60s "$@"; }
+cri() { crictl "$@"; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 wait_until() {
 	local deadline=$(( $(date +%s) + $1 )); shift
@@ -38,6 +38,7 @@ finish() {
 }
 
 # ---------------------------------------------------------------- 1. install
+printf 'runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 60\n' "$sock" "$sock" >/etc/crictl.yaml
 bash "$share/contrib/install.sh" "$share" || { fail install "contrib/install.sh failed"; finish; }
 bash "$share/mirrors.sh" /etc/krill/certs.d "$REGISTRY_PORT" 10.0.2.100
 if [[ "${KRILL_CGROUP_DRIVER:-cgroupfs}" != cgroupfs ]]; then
