@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/krill-runtime/krill/version.Version=$(VERSION)
 STATE ?= /run/krill
 LOG ?= /var/log/krilld.log
 
-.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet clean
+.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
@@ -19,6 +19,8 @@ help:
 	@echo "make critest     critest conformance only;  make critest-bench: critest --benchmark"
 	@echo "make fault       fault injection: crashes, full disk, dead shims, hung plugins; leak checks"
 	@echo "make e2e-kubelet a real kubelet running static pods on Krill"
+	@echo "make install     binaries to /usr/local/bin (PREFIX), systemd unit, /etc/krill/krill.toml if absent"
+	@echo "make test-vm     the full VM suite: a Debian 12 systemd + cgroup v2 node in QEMU (test/vm)"
 
 deps:
 	bash hack/install-deps.sh
@@ -41,6 +43,11 @@ $(BIN)/krill-pause: pause/pause.c
 
 FORCE:
 
+# A systemd node: `make install && systemctl enable --now krilld`.
+PREFIX ?= /usr/local
+install: build
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash contrib/install.sh $(BIN)
+
 # Starts krilld in the background with embedded defaults; logs in $(LOG).
 run: deps build
 	@if [ -S $(STATE)/krill.sock ] && crictl --runtime-endpoint unix://$(STATE)/krill.sock version >/dev/null 2>&1; then \
@@ -52,7 +59,7 @@ run: deps build
 stop:
 	@if [ -f /tmp/krilld.pid ]; then kill $$(cat /tmp/krilld.pid) 2>/dev/null || true; rm -f /tmp/krilld.pid; fi
 
-test: deps lint build unit critest e2e-kubelet
+test: deps lint build unit critest e2e-kubelet test-vm-ci
 
 unit: build
 	$(GO) test -count=1 -p 1 -timeout 30m ./...
@@ -90,6 +97,14 @@ critest-bench: build
 
 e2e-kubelet: build
 	bash test/kubelet/run.sh
+
+# The VM suites boot QEMU: on a shared machine run them under
+# `flock /tmp/krill-heavy.lock`. test-vm-ci is the part `make test` runs.
+test-vm: build
+	bash test/vm/suite.sh --full
+
+test-vm-ci: build
+	bash test/vm/suite.sh --ci
 
 clean:
 	rm -rf $(BIN)

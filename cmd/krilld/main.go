@@ -102,8 +102,12 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "krilld:", err)
 		return 1
 	}
+	if err := sdNotify("READY=1"); err != nil {
+		log.Warn("cannot tell systemd krilld is ready", "err", err)
+	}
 	<-ctx.Done()
 	log.Info("stopping: no new calls, waiting for calls in flight; containers keep running")
+	_ = sdNotify("STOPPING=1")
 	d.shutdown(10 * time.Second)
 	return 0
 }

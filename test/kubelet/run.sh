@@ -22,6 +22,17 @@
 # cgroups under /krill-e2e-kubelet removed, the bridge deleted, the sysctls
 # kubelet sets restored, kubelet's /var/log/containers symlinks removed.
 # Logs of the last run stay in test/out/kubelet/.
+#
+# Environment:
+#   E2E_CGROUP_DRIVER  cgroupfs (default: cgroup root /krill-e2e-kubelet,
+#                      failCgroupV1: false, as this cgroup v1 host needs) or
+#                      systemd (kubelet's cgroup defaults, as kubeadm sets them:
+#                      cgroupDriver: systemd, no cgroupRoot, no failCgroupV1;
+#                      krilld gets [cgroup] driver = "systemd"). test/vm runs
+#                      it inside a Debian 12 VM with systemd and cgroup v2.
+#   KRILL_E2E_PREBUILT=1  build nothing: kubelet, kexec, latency and crictl are
+#                      already in test/kubelet/bin, crane and the images in
+#                      test/images (the VM has no Go toolchain).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,7 +46,10 @@ KEXEC="$here/bin/kexec"
 LATENCY="$here/bin/latency"
 CRICTL_VERSION=v1.37.0
 NODE=krill-e2e                 # --hostname-override: static pods are "<name>-krill-e2e"
-CGROOT=krill-e2e-kubelet       # kubelet's cgroupRoot, in every v1 hierarchy
+CGROOT=krill-e2e-kubelet       # kubelet's cgroupRoot, in every v1 hierarchy (cgroupfs)
+E2E_CGROUP_DRIVER="${E2E_CGROUP_DRIVER:-cgroupfs}"
+[[ "$E2E_CGROUP_DRIVER" == cgroupfs || "$E2E_CGROUP_DRIVER" == systemd ]] ||
+	{ echo "run.sh: E2E_CGROUP_DRIVER must be cgroupfs or systemd" >&2; exit 2; }
 BRIDGE=krillkt0
 SUBNET_PREFIX=10.90.0.
 BUSYBOX=registry.k8s.io/e2e-test-images/busybox:1.29-2
@@ -62,12 +76,14 @@ fi
 # ---------------------------------------------------------------- prerequisites
 
 t_build=$(ms)
-bash "$here/build.sh" >&2
-(cd "$repo_root" && go build -o "$LATENCY" ./test/kubelet/latency)
-bash "$images/build.sh" >&2
+if [[ -z "${KRILL_E2E_PREBUILT:-}" ]]; then
+	bash "$here/build.sh" >&2
+	(cd "$repo_root" && go build -o "$LATENCY" ./test/kubelet/latency)
+	bash "$images/build.sh" >&2
+fi
 crane="$images/bin/crane"
 crictl="$bin/crictl"
-if [[ ! -x "$crictl" ]]; then
+if [[ ! -x "$crictl" && -z "${KRILL_E2E_PREBUILT:-}" ]]; then
 	GOBIN="$bin" GOFLAGS=-buildvcs=false go install "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
 fi
 missing=()
@@ -245,6 +261,7 @@ done
 
 write_cni_conflist "$tmp/net.d/10-krillkt0.conflist" krill-e2e-kubelet "$BRIDGE" "${SUBNET_PREFIX}0/24" "$tmp/cni-ipam"
 write_krilld_config "$tmp/krilld.toml" "$tmp/root" "$state" "$sock" "$tmp/certs.d" "$tmp/net.d"
+[[ "$E2E_CGROUP_DRIVER" == cgroupfs ]] || printf '\n[cgroup]\ndriver = "%s"\n' "$E2E_CGROUP_DRIVER" >>"$tmp/krilld.toml"
 cp -f "$tmp/krilld.toml" "$out/"
 
 "$KRILLD" --config "$tmp/krilld.toml" </dev/null >"$tmp/krilld.log" 2>&1 9>&- &
@@ -262,7 +279,12 @@ kport="$(free_port)" roport="$(free_port)" hport="$(free_port)"
 manifests="$tmp/manifests"
 podlogs="$tmp/pod-logs"
 mkdir -p "$manifests" "$tmp/staging" "$podlogs" "$tmp/volume-plugins" "$kroot"
-make_cgroups
+# kubelet's systemd driver makes its slices through systemd itself.
+cgroup_settings="cgroupDriver: systemd"
+if [[ "$E2E_CGROUP_DRIVER" == cgroupfs ]]; then
+	make_cgroups
+	cgroup_settings="$(printf 'cgroupDriver: cgroupfs\ncgroupRoot: /%s\nfailCgroupV1: false' "$CGROOT")"
+fi
 # Node credentials: kubelet reads a docker config.json in its root dir.
 cp "$tmp/pushauth/config.json" "$kroot/config.json"
 cat >"$tmp/kubelet.yaml" <<EOF
@@ -271,10 +293,8 @@ kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://$sock
 imageServiceEndpoint: unix://$sock
 staticPodPath: $manifests
-cgroupDriver: cgroupfs
-cgroupRoot: /$CGROOT
+$cgroup_settings
 failSwapOn: false
-failCgroupV1: false
 oomScoreAdj: 0
 maxOpenFiles: 20000
 makeIPTablesUtilChains: false
@@ -549,15 +569,27 @@ else
 fi
 
 # -- requests/limits in the cgroup files
+# pod_cgroup_ok PATH: the container's cgroup sits under its burstable pod
+# cgroup, named the way the cgroup driver in use names it.
+pod_cgroup_ok() {
+	if [[ "$E2E_CGROUP_DRIVER" == systemd ]]; then
+		[[ "$1" == /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod*.slice/* ]]
+	else
+		[[ "$1" == "/$CGROOT/kubepods/burstable/pod"*/* ]]
+	fi
+}
 check_resources() {
 	local id pid path mem quota period shares
 	wait_until 60 running resources c || { echo "container not running: $(why resources c)"; return 1; }
 	id="$(ctr_id resources c)"
 	pid="$(cri inspect "$id" | jq -r '.info.pid // empty')"
 	[[ "$pid" =~ ^[1-9][0-9]*$ ]] || { echo "crictl inspect $id gives no pid"; return 1; }
+	if [[ "$(stat -fc %T /sys/fs/cgroup)" == cgroup2fs ]]; then
+		check_resources_v2 "$pid"
+		return
+	fi
 	path="$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup")"
-	[[ "$path" == "/$CGROOT/kubepods/burstable/pod"*/* ]] ||
-		{ echo "container's memory cgroup $path is not under /$CGROOT/kubepods/burstable/pod<uid>/"; return 1; }
+	pod_cgroup_ok "$path" || { echo "container's memory cgroup $path is not under its burstable pod cgroup"; return 1; }
 	mem="$(cat "/sys/fs/cgroup/memory$path/memory.limit_in_bytes")"
 	quota="$(cat "/sys/fs/cgroup/cpu$path/cpu.cfs_quota_us" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$path/cpu.cfs_quota_us")"
 	period="$(cat "/sys/fs/cgroup/cpu$path/cpu.cfs_period_us" 2>/dev/null || cat "/sys/fs/cgroup/cpu,cpuacct$path/cpu.cfs_period_us")"
@@ -565,6 +597,19 @@ check_resources() {
 	[[ "$mem" == 134217728 && "$quota" == 50000 && "$period" == 100000 && "$shares" == 256 ]] ||
 		{ echo "$path: memory.limit_in_bytes=$mem (want 134217728) cfs_quota=$quota (50000) cfs_period=$period (100000) shares=$shares (256)"; return 1; }
 	echo "$path: memory 134217728, cfs 50000/100000, shares 256"
+}
+# check_resources_v2 PID: the same limits in cgroup v2 files. cpu.weight is
+# the shares (256) as runc 1.1 converts them: 1 + (shares-2)*9999/262142.
+check_resources_v2() {
+	local path mem max weight want_weight=$((1 + (256 - 2) * 9999 / 262142))
+	path="$(awk -F: '$1 == "0" { print $3 }' "/proc/$1/cgroup")"
+	pod_cgroup_ok "$path" || { echo "container's cgroup $path is not under its burstable pod cgroup"; return 1; }
+	mem="$(cat "/sys/fs/cgroup$path/memory.max")"
+	max="$(cat "/sys/fs/cgroup$path/cpu.max")"
+	weight="$(cat "/sys/fs/cgroup$path/cpu.weight")"
+	[[ "$mem" == 134217728 && "$max" == "50000 100000" && "$weight" == "$want_weight" ]] ||
+		{ echo "$path: memory.max=$mem (want 134217728) cpu.max=$max (50000 100000) cpu.weight=$weight ($want_weight)"; return 1; }
+	echo "$path: memory.max 134217728, cpu.max 50000 100000, cpu.weight $weight"
 }
 if msg="$(check_resources)"; then pass "requests/limits in cgroups" "$msg"; else fail "requests/limits in cgroups" "$msg"; fi
 

@@ -1,0 +1,163 @@
+#!/bin/bash
+# Guest job (run by test/vm/suite.sh through test/vm/run.sh): Krill installed
+# and run the way a systemd node runs it.
+#   1. contrib/install.sh (what `make install` runs), registry mirrors to the
+#      host's test registry (10.0.2.100:$REGISTRY_PORT through guestfwd);
+#   2. `krilld check` passes; `systemctl start krilld` returns only once the
+#      socket answers (Type=notify);
+#   3. smoke: a pod and a container with limits; the limits in its cgroup v2
+#      files; what the container sees in /proc/self/cgroup;
+#   4. `systemctl restart krilld`, then `systemctl stop krilld`: the container
+#      keeps running and keeps logging, krilld finds it again;
+#   5. critest on the service's socket (when $CRITEST is set).
+# Prints PASS/FAIL lines and last "vm-service: N passed, M failed".
+# Settings come from ./job.env (written by suite.sh).
+set -u
+share=/mnt/host
+. "$share/job.env"
+sock=unix:///run/krill/krill.sock
+BUSYBOX=registry.k8s.io/e2e-test-images/busybox:1.29-2
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $1${2:+ ($2)}"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1: $2"; }
+info() { echo "INFO: $*"; }
+cri() { crictl "$@"; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+wait_until() {
+	local deadline=$(( $(date +%s) + $1 )); shift
+	until "$@" >/dev/null 2>&1; do
+		(( $(date +%s) < deadline )) || return 1
+		sleep 0.5
+	done
+}
+finish() {
+	journalctl -u krilld --no-pager >"$share/out/krilld.journal" 2>&1
+	echo "vm-service: $passed passed, $failed failed"
+	(( failed == 0 ))
+	exit
+}
+
+# ---------------------------------------------------------------- 1. install
+printf 'runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 60\n' "$sock" "$sock" >/etc/crictl.yaml
+bash "$share/contrib/install.sh" "$share" || { fail install "contrib/install.sh failed"; finish; }
+bash "$share/mirrors.sh" /etc/krill/certs.d "$REGISTRY_PORT" 10.0.2.100
+if [[ "${KRILL_CGROUP_DRIVER:-cgroupfs}" != cgroupfs ]]; then
+	printf '\n[cgroup]\ndriver = "%s"\n' "$KRILL_CGROUP_DRIVER" >>/etc/krill/krill.toml
+fi
+
+# ---------------------------------------------------------------- 2. check, start
+if out="$(krilld check --config /etc/krill/krill.toml 2>&1)"; then
+	pass "krilld check" "$(echo "$out" | grep -c '^ok') ok, $(echo "$out" | grep -c '^WARN') warnings"
+else
+	fail "krilld check" "$out"
+fi
+echo "$out" | sed 's/^/  check: /'
+systemctl enable krilld 2>/dev/null
+t=$(ms)
+if ! systemctl start krilld; then
+	fail "systemctl start krilld" "$(systemctl status krilld --no-pager 2>&1 | tail -n 20)"
+	finish
+fi
+start_ms=$(( $(ms) - t ))
+# No retry: Type=notify means the socket answers when start returns.
+if cri version >/dev/null 2>&1; then
+	pass "systemctl start returns when the socket answers" "$(systemctl show -p Type --value krilld), ${start_ms} ms"
+else
+	fail "systemctl start returns when the socket answers" "start returned after ${start_ms} ms but crictl version failed"
+fi
+
+# ---------------------------------------------------------------- 3. smoke
+mkdir -p /var/log/krill-smoke
+cat >pod.json <<'JSON'
+{"metadata": {"name": "smoke", "namespace": "default", "uid": "smoke-uid-1", "attempt": 0},
+ "log_directory": "/var/log/krill-smoke", "linux": {}}
+JSON
+cat >ctr.json <<JSON
+{"metadata": {"name": "ticker"}, "image": {"image": "$BUSYBOX"},
+ "command": ["sh", "-c", "cat /proc/self/cgroup; i=0; while true; do echo tick \$i; i=\$((i+1)); sleep 1; done"],
+ "log_path": "ticker.log",
+ "linux": {"resources": {"memory_limit_in_bytes": 67108864, "cpu_quota": 50000, "cpu_period": 100000, "cpu_shares": 512}}}
+JSON
+log=/var/log/krill-smoke/ticker.log
+ticks() { grep -c ' stdout F tick ' "$log" 2>/dev/null || echo 0; }
+# logs_grow: the log gains lines over 3 s (the container is alive and its
+# shim still copies its output).
+logs_grow() { local a b; a=$(ticks); sleep 3; b=$(ticks); echo "$a -> $b lines"; (( b > a )); }
+ctr=""
+if cri pull "$BUSYBOX" >/dev/null && pod="$(cri runp pod.json)" && ctr="$(cri create "$pod" ctr.json pod.json)" && cri start "$ctr" >/dev/null &&
+	wait_until 30 grep -q 'tick 1$' "$log"; then
+	pass "pod and container run" "pod ${pod:0:12}, container ${ctr:0:12}"
+else
+	fail "pod and container run" "$(tail -n 20 "$log" 2>&1)"
+	finish
+fi
+pid="$(cri inspect "$ctr" | jq -r .info.pid)"
+cg="$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"
+mem="$(cat "/sys/fs/cgroup$cg/memory.max" 2>&1)"
+cpumax="$(cat "/sys/fs/cgroup$cg/cpu.max" 2>&1)"
+if [[ "$mem" == 67108864 && "$cpumax" == "50000 100000" ]]; then
+	pass "limits in cgroup v2 files" "$cg: memory.max $mem, cpu.max $cpumax, cpu.weight $(cat "/sys/fs/cgroup$cg/cpu.weight")"
+else
+	fail "limits in cgroup v2 files" "$cg: memory.max=$mem (67108864) cpu.max=$cpumax (50000 100000)"
+fi
+seen="$(grep ' stdout F 0::' "$log" | head -n1 | sed 's/.* stdout F //')"
+if [[ "$seen" == "0::/" ]]; then
+	pass "container has its own cgroup namespace" "/proc/self/cgroup: $seen"
+elif [[ -n "${EXPECT_CGROUPNS:-}" ]]; then
+	fail "container has its own cgroup namespace" "/proc/self/cgroup: $seen"
+else
+	info "container's /proc/self/cgroup: $seen (0::/ expected once per-container cgroup namespaces are in)"
+fi
+
+# ---------------------------------------------------------------- 4. restart, stop
+running() { [[ -n "$(cri ps -q --id "$ctr" --state Running)" ]]; }
+main_pid() { systemctl show -p MainPID --value krilld; }
+before="$(main_pid)"
+if systemctl restart krilld && [[ "$(main_pid)" != "$before" ]]; then
+	if kill -0 "$pid" && running && msg="$(logs_grow)"; then
+		pass "systemctl restart krilld keeps the container and its log" "$msg"
+	else
+		fail "systemctl restart krilld keeps the container and its log" "pid $pid alive: $(kill -0 "$pid" 2>&1 && echo yes); listed running: $(running && echo yes || echo no); log $(logs_grow)"
+	fi
+	if [[ "$(cri exec "$ctr" echo exec-after-restart 2>&1)" == exec-after-restart ]]; then
+		pass "exec after restart"
+	else
+		fail "exec after restart" "$(cri exec "$ctr" echo exec-after-restart 2>&1 | tail -n 3)"
+	fi
+else
+	fail "systemctl restart krilld" "$(systemctl status krilld --no-pager 2>&1 | tail -n 20)"
+fi
+
+systemctl stop krilld
+if [[ "$(systemctl is-active krilld)" != active ]] && kill -0 "$pid" && msg="$(logs_grow)"; then
+	pass "systemctl stop krilld: the container keeps running and logging" "$msg"
+else
+	fail "systemctl stop krilld: the container keeps running and logging" "krilld $(systemctl is-active krilld); pid $pid alive: $(kill -0 "$pid" 2>&1 && echo yes)"
+fi
+systemctl start krilld
+if running && msg="$(logs_grow)"; then
+	pass "krilld started again finds the container" "$msg"
+else
+	fail "krilld started again finds the container" "$(cri ps -a 2>&1 | tail -n 5)"
+fi
+if cri rmp -f "$pod" >/dev/null && ! kill -0 "$pid" 2>/dev/null && ! pgrep -x krill-shim >/dev/null; then
+	pass "pod removed: container and shims gone"
+else
+	fail "pod removed: container and shims gone" "pid $pid alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo no); shims: $(pgrep -x krill-shim | tr '\n' ' ')"
+fi
+
+# ---------------------------------------------------------------- 5. critest
+if [[ -n "${CRITEST:-}" ]]; then
+	echo "critest ${CRITEST_ARGS[*]:-}"
+	t=$(ms)
+	critest --runtime-endpoint "$sock" --image-endpoint "$sock" \
+		"--ginkgo.junit-report=$share/out/junit.xml" --ginkgo.no-color "${CRITEST_ARGS[@]}" >"$share/out/critest.log" 2>&1
+	echo "critest took $(( ($(ms) - t) / 1000 )) s"
+	if sum="$(summary junit "$share/out/junit.xml" "$CRITEST_ALLOW_FAIL")"; then
+		pass "critest on the krilld service" "$(echo "$sum" | tail -n1)"
+	else
+		fail "critest on the krilld service" "$(echo "$sum" | tail -n1)"
+	fi
+	echo "$sum"
+fi
+finish
