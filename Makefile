@@ -31,8 +31,10 @@ $(BIN)/krill-shim: FORCE
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w $(LDFLAGS)" -o $@ ./cmd/krill-shim
 
 # musl keeps pause at ~20 KB RSS (glibc's static start-up touches ~700 KB):
-# every pod runs one.
-PAUSE_CC := $(shell command -v musl-gcc || echo gcc)
+# every pod runs one. The compiler is looked up when the recipe runs, not
+# when make reads this file, so `make run` on a fresh machine uses the
+# musl-gcc that its `deps` step has just installed.
+PAUSE_CC ?= $$(command -v musl-gcc || echo gcc)
 $(BIN)/krill-pause: pause/pause.c
 	@mkdir -p $(BIN)
 	$(PAUSE_CC) -static -Os -o $@ $< && strip $@
@@ -40,7 +42,12 @@ $(BIN)/krill-pause: pause/pause.c
 FORCE:
 
 # Starts krilld in the background with embedded defaults; logs in $(LOG).
+# Writes /etc/crictl.yaml (only when there is none) so crictl finds krilld
+# without flags or warnings.
 run: deps build
+	@if [ ! -e /etc/crictl.yaml ]; then \
+		printf 'runtime-endpoint: unix://%s/krill.sock\nimage-endpoint: unix://%s/krill.sock\n' $(STATE) $(STATE) > /etc/crictl.yaml; \
+		echo "wrote /etc/crictl.yaml"; fi
 	@if [ -S $(STATE)/krill.sock ] && crictl --runtime-endpoint unix://$(STATE)/krill.sock version >/dev/null 2>&1; then \
 		echo "krilld already running"; exit 0; fi; \
 	nohup $(BIN)/krilld >>$(LOG) 2>&1 & echo $$! > /tmp/krilld.pid; \
