@@ -3,10 +3,6 @@ package image
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -79,47 +75,4 @@ func (s *Service) RootfsUsage(ctx context.Context, key string) (bytes, inodes ui
 		return 0, 0, fmt.Errorf("rootfs %s usage: %w", key, err)
 	}
 	return uint64(u.Size), uint64(u.Inodes), nil
-}
-
-// FsInfo reports the disk usage of the whole image store (blobs, layers,
-// writable layers, database): the mountpoint is the snapshots directory,
-// where kubelet's image GC thresholds apply.
-func (s *Service) FsInfo(ctx context.Context) (mountpoint string, usedBytes, inodesUsed uint64, err error) {
-	mountpoint = filepath.Join(s.cfg.Root, "snapshots")
-	type inode struct{ dev, ino uint64 }
-	seen := map[inode]bool{}
-	err = filepath.WalkDir(s.cfg.Root, func(path string, d fs.DirEntry, werr error) error {
-		if werr != nil {
-			if os.IsNotExist(werr) {
-				return nil // removed while walking
-			}
-			return werr
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		k := inode{uint64(st.Dev), st.Ino}
-		if seen[k] {
-			return nil // hard links count once
-		}
-		seen[k] = true
-		usedBytes += uint64(st.Blocks) * 512
-		inodesUsed++
-		return nil
-	})
-	if err != nil {
-		return "", 0, 0, fmt.Errorf("image store usage: %w", err)
-	}
-	return mountpoint, usedBytes, inodesUsed, nil
 }

@@ -33,6 +33,7 @@ type Config struct {
 	ProgressTimeout    time.Duration // a pull with no byte of progress for this long fails
 	PauseImage         string        // e.g. registry.k8s.io/pause:3.10
 	PauseBinary        string        // path of the static pause binary for the built-in fallback image
+	UsageRefresh       time.Duration // how often FsInfo's answer is measured again; 0 = DefaultUsageRefresh
 
 	// Logger receives pull progress and GC messages; nil means slog.Default().
 	Logger *slog.Logger
@@ -93,6 +94,8 @@ type Service struct {
 
 	metaMu sync.Mutex
 	meta   map[string]*imageMeta // by image ID; derived from immutable content
+
+	usage usageCache // FsInfo's last measure, refreshed in the background
 }
 
 // New opens (or creates) the image store under cfg.Root.
@@ -102,6 +105,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.ProgressTimeout <= 0 {
 		cfg.ProgressTimeout = defaultProgressTimeout
+	}
+	if cfg.UsageRefresh <= 0 {
+		cfg.UsageRefresh = DefaultUsageRefresh
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, layers: newKeyMutex(), meta: map[string]*imageMeta{}}
 	if s.log == nil {
@@ -144,11 +150,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
+	s.usage.stop = make(chan struct{})
+	s.usage.stopped.Add(1)
+	go s.refreshUsage(cfg.UsageRefresh)
 	return s, nil
 }
 
-// Close releases the database and the snapshotter.
+// Close stops the background work and releases the database and the
+// snapshotter.
 func (s *Service) Close() error {
+	if s.usage.stop != nil {
+		close(s.usage.stop)
+		s.usage.stopped.Wait()
+		s.usage.stop = nil
+	}
 	var errs []error
 	if s.backend != nil {
 		errs = append(errs, s.backend.Close())
