@@ -37,6 +37,7 @@ type Config struct {
 	CNI       CNIConfig       `toml:"cni"`
 	Cgroup    CgroupConfig    `toml:"cgroup"`
 	Streaming StreamingConfig `toml:"streaming"`
+	Metrics   MetricsConfig   `toml:"metrics"`
 }
 
 // RuntimeConfig names the binaries krilld runs.
@@ -74,6 +75,13 @@ type CgroupConfig struct {
 type StreamingConfig struct {
 	Address string `toml:"address"`
 	Port    int    `toml:"port"`
+}
+
+// MetricsConfig is the Prometheus endpoint.
+type MetricsConfig struct {
+	// Address is host:port of the /metrics HTTP server; "" turns it off
+	// (the default, as in containerd).
+	Address string `toml:"address"`
 }
 
 // Duration is a time.Duration written as "30s" or "5m" in TOML.
@@ -204,6 +212,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Streaming.Port < 0 || c.Streaming.Port > 65535 {
 		return fmt.Errorf("key streaming.port: %d is out of range", c.Streaming.Port)
+	}
+	if c.Metrics.Address != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Address); err != nil {
+			return fmt.Errorf("key metrics.address: %q is not host:port: %v", c.Metrics.Address, err)
+		}
 	}
 	return nil
 }

@@ -76,6 +76,7 @@ func TestRefusals(t *testing.T) {
 		{"bad port", "[streaming]\nport = 70000\n", "streaming.port"},
 		{"bad address", "[streaming]\naddress = \"localhost\"\n", "streaming.address"},
 		{"no bin dirs", "[cni]\nbin_dirs = []\n", "cni.bin_dirs"},
+		{"metrics address without port", "[metrics]\naddress = \"127.0.0.1\"\n", "metrics.address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(write(t, tc.file))

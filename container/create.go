@@ -16,6 +16,7 @@ import (
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
@@ -77,7 +78,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
 	undo = append(undo, func() { mount.UnmountAll(rootfs, 0) })
-	steps := []any{"rootfs", time.Since(start).Round(time.Millisecond)}
+	var steps store.Steps
+	steps.Since("rootfs", start)
 
 	// Image volumes become binds of read-only snapshots. cfg is a copy:
 	// the record keeps the rewritten mounts, the caller's message is left alone.
@@ -88,6 +90,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 
 	// 2. The OCI spec, with limits.
+	t := time.Now()
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
 	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
@@ -127,9 +130,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 
-	steps = append(steps, "spec", time.Since(start).Round(time.Millisecond))
+	steps.Since("spec", t)
 
 	// 3. The shim and `runc create`.
+	t = time.Now()
 	logPath := ""
 	if dir, p := pod.Config.GetLogDirectory(), cfg.GetLogPath(); dir != "" && p != "" {
 		logPath = filepath.Join(dir, p)
@@ -148,6 +152,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		m.Runtime.Delete(context.Background(), id)
 		m.Cgroups.Remove(cgroupsPath)
 	})
+	steps.Since("runc", t)
 
 	// 4. The record.
 	ref := img.ID
@@ -167,14 +172,18 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		CgroupsPath: cgroupsPath,
 		User:        containerUser(s.Process.User),
 		Bundle:      bundle,
+		CreateSteps: steps,
 	}
 	if err := m.Containers.Put(c); err != nil {
 		return "", err
 	}
+	for _, st := range steps {
+		metrics.ObserveStep(st.Name, st.Duration)
+	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
 	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
-		"took", time.Since(start).Round(time.Millisecond)}, steps...)...)
+		"took", time.Since(start).Round(time.Millisecond)}, steps.LogAttrs()...)...)
 	return id, nil
 }
 

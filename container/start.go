@@ -8,6 +8,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/store"
 )
@@ -27,6 +28,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
+	t := time.Now()
 	if err := m.Runtime.Start(ctx, c.ID); err != nil {
 		// The process may have died in between (e.g. a bad entrypoint is
 		// only found at exec time): record that as the container's end.
@@ -35,6 +37,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("start container %s: %w", c.ID, err)
 	}
+	metrics.ObserveStep("start", time.Since(t))
 	c, err = m.Containers.Update(c.ID, func(r *store.Container) error {
 		r.State = runtime.ContainerState_CONTAINER_RUNNING
 		r.StartedAt = time.Now().UnixNano()
@@ -89,6 +92,9 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 		return
 	}
 	if recorded {
+		if c.Reason == "OOMKilled" {
+			metrics.IncOOMKill()
+		}
 		m.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)
 		m.emit(c, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}

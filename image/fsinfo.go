@@ -28,8 +28,18 @@ type usageCache struct {
 	bytes  uint64
 	inodes uint64
 
+	kick    chan struct{} // a pull or removal changed the store: measure soon
 	stop    chan struct{}
 	stopped sync.WaitGroup
+}
+
+// changed asks the background loop for a new measure without waiting
+// for it; kicks while one is pending merge into it.
+func (u *usageCache) changed() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (u *usageCache) get() (bytes, inodes uint64, ok bool) {
@@ -53,7 +63,7 @@ func (s *Service) FsInfo(ctx context.Context) (mountpoint string, usedBytes, ino
 	if b, n, ok := s.usage.get(); ok {
 		return mountpoint, b, n, nil
 	}
-	if err := s.measureUsage(ctx); err != nil {
+	if err := s.measureUsage(ctx, true); err != nil {
 		return "", 0, 0, err
 	}
 	b, n, _ := s.usage.get()
@@ -67,9 +77,15 @@ func (s *Service) CachedUsage() (bytes uint64, ok bool) {
 	return b, ok
 }
 
-func (s *Service) measureUsage(ctx context.Context) error {
+// measureUsage walks the store and keeps the result; with onlyFirst it
+// does nothing when a measure exists (a concurrent caller made it while
+// this one waited for the walk lock).
+func (s *Service) measureUsage(ctx context.Context, onlyFirst bool) error {
 	s.usage.walk.Lock()
 	defer s.usage.walk.Unlock()
+	if _, _, ok := s.usage.get(); ok && onlyFirst {
+		return nil
+	}
 	b, n, err := s.walkUsage(ctx)
 	if err != nil {
 		return err
@@ -78,19 +94,21 @@ func (s *Service) measureUsage(ctx context.Context) error {
 	return nil
 }
 
-// refreshUsage measures the store every interval until Close.
+// refreshUsage measures the store at once, then every interval and after
+// each change, until Close.
 func (s *Service) refreshUsage(interval time.Duration) {
 	defer s.usage.stopped.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
+		if err := s.measureUsage(context.Background(), first); err != nil {
+			s.log.Warn("measure image store usage", "err", err)
+		}
 		select {
 		case <-s.usage.stop:
 			return
 		case <-t.C:
-			if err := s.measureUsage(context.Background()); err != nil {
-				s.log.Warn("measure image store usage", "err", err)
-			}
+		case <-s.usage.kick:
 		}
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/metrics"
 )
 
 // Pull fetches ref from its registry (or the mirrors hosts.toml names for
@@ -86,6 +88,9 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 	defer cancel(nil)
 	progress := newProgress(s.cfg.ProgressTimeout, cancel, log)
 	go progress.watch(ctx)
+	defer func() {
+		metrics.ObservePull(progress.bytes.Load(), time.Since(start), failureReason(retErr))
+	}()
 
 	resolver := docker.NewResolver(docker.ResolverOptions{
 		Hosts: creds.hosts(dockerconfig.HostOptions{
@@ -131,6 +136,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 	if err := s.putRecord(ctx, named.Name()+"@"+desc.Digest.String(), desc, id, false); err != nil {
 		return "", err
 	}
+	s.usage.changed()
 	log.Info("pulled image", "id", id, "bytes", progress.bytes.Load(), "took", time.Since(start))
 	return id, nil
 }
@@ -208,6 +214,32 @@ func (s *Service) pullError(ctx context.Context, named reference.Named, step str
 		return fmt.Errorf("pull %s: %s: registry sent less than the manifest promised: %w: %w", named, step, err, errdefs.ErrUnavailable)
 	}
 	return fmt.Errorf("pull %s: %s: %w", named, step, err)
+}
+
+// failureReason names the class of a failed pull for the failures metric;
+// "" for success.
+func failureReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errdefs.IsNotFound(err):
+		return "not_found"
+	case errdefs.IsUnauthorized(err):
+		return "unauthenticated"
+	case errdefs.IsPermissionDenied(err):
+		return "permission_denied"
+	case errdefs.IsUnavailable(err):
+		return "unavailable"
+	case errdefs.IsFailedPrecondition(err), errdefs.IsInvalidArgument(err):
+		return "bad_content"
+	case errdefs.IsNotImplemented(err):
+		return "unsupported"
+	}
+	return "other"
 }
 
 // credsFingerprint hashes secrets so they can key a map without being kept in clear.

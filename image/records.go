@@ -255,3 +255,9 @@ func (s *Service) putRecord(ctx context.Context, name string, target ocispec.Des
 	}
 	return nil
 }
+
+// Count returns how many images the store holds.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	byID, err := s.records(s.ns(ctx))
+	return len(byID), err
+}

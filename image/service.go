@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.snapshotter = db.Snapshotter(snapshotterName)
 	s.images = metadata.NewImageStore(db)
 	s.leases = metadata.NewLeaseManager(db)
-	s.applier = apply.NewFileSystemApplier(s.content)
+	s.applier = timedApplier{apply.NewFileSystemApplier(s.content)}
 
 	// Leases only ever protect pulls in flight; any lease found at start
 	// belongs to a pull a previous krilld did not finish. Dropping them and
@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
-	s.usage.stop = make(chan struct{})
+	s.usage.stop, s.usage.kick = make(chan struct{}), make(chan struct{}, 1)
 	s.usage.stopped.Add(1)
 	go s.refreshUsage(cfg.UsageRefresh)
 	return s, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/cri"
 	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -32,6 +33,7 @@ type daemon struct {
 	grpc    *grpc.Server
 	images  *image.Service
 	streams *streaming.Server
+	metrics *metrics.Server // nil unless [metrics] address is set
 	lock    *os.File
 	log     *slog.Logger
 }
@@ -146,12 +148,20 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, err
 	}
 	go d.grpc.Serve(l)
+	if cfg.Metrics.Address != "" {
+		reg := metrics.NewRegistry(metricSources(podStore, ctrStore, rt, d.images))
+		if d.metrics, err = metrics.Serve(cfg.Metrics.Address, reg, log); err != nil {
+			return nil, err
+		}
+		log.Info("metrics served", "address", "http://"+d.metrics.Addr().String()+"/metrics")
+	}
 
 	// Recovery runs while the socket already exists: callers get
 	// Unavailable instead of "connection refused" and retry.
 	t := time.Now()
 	ctrs.Recover(ctx)
 	pods.Recover(ctx)
+	metrics.SetRecovery(time.Since(t))
 	srv.SetReady()
 	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
 		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
@@ -170,6 +180,9 @@ func (d *daemon) shutdown(grace time.Duration) {
 		d.grpc.Stop()
 	}
 	d.streams.Stop()
+	if d.metrics != nil {
+		d.metrics.Close()
+	}
 	d.images.Close()
 	d.lock.Close()
 }

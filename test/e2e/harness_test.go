@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +35,10 @@ type env struct {
 	rt      runtime.RuntimeServiceClient
 	img     runtime.ImageServiceClient
 	reg     *testregistry.Registry
-	image   string   // busybox test image reference in reg
-	pods    []string // pod names, whose cgroup parents the test removes
+	image   string // busybox test image reference in reg
+	// metricsAddr is krilld's /metrics host:port (envOptions.metrics).
+	metricsAddr string
+	pods        []string // pod names, whose cgroup parents the test removes
 	// leftovers: what of krilld's built-in network (envOptions) the test
 	// made and must remove.
 	leftovers []string
@@ -71,6 +74,9 @@ type envOptions struct {
 	// conflist of their own (bridge and subnet per test), which is safe
 	// next to a running krilld.
 	builtinNetwork bool
+	// metrics turns on the Prometheus endpoint at a free loopback port
+	// (env.metricsAddr).
+	metrics bool
 }
 
 func repoRoot(t testing.TB) string {
@@ -141,6 +147,12 @@ conf_dir = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
 		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"),
 		filepath.Join(dir, "certs.d"), netd)), 0o644)
+	if opts.metrics {
+		e.metricsAddr = freeLoopbackPort(t)
+		f, _ := os.OpenFile(e.cfgFile, os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintf(f, "[metrics]\naddress = %q\n", e.metricsAddr)
+		f.Close()
+	}
 
 	e.reg = testregistry.Start(t, testregistry.Options{})
 	e.reg.Push(t, "e2e/busybox", "1", busyboxImage(t))
@@ -152,6 +164,16 @@ conf_dir = %q
 		t.Fatalf("pull test image: %v", err)
 	}
 	return e
+}
+
+// freeLoopbackPort returns a 127.0.0.1 address whose port was just free.
+func freeLoopbackPort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func (e *env) ctx() context.Context {
