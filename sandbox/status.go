@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -41,14 +40,11 @@ func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime
 	if !verbose {
 		return st, nil, nil
 	}
-	info, _ := json.Marshal(map[string]any{
-		"pid":          p.PausePid,
-		"netns":        p.NetNS,
-		"pauseImageId": p.PauseImageID,
-		"cgroupParent": p.CgroupParent,
-		"config":       p.Config,
-	})
-	return st, map[string]string{"info": string(info)}, nil
+	info, err := m.verboseInfo(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, map[string]string{"info": info}, nil
 }
 
 // refresh marks a pod NOTREADY when its pause process died behind our

@@ -139,7 +139,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
 
-	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Streams: d.streams, Log: log})
+	srv := cri.New(cri.Deps{Config: cfg, Cgroups: cg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Streams: d.streams, Log: log})
 	d.cri = srv
 	d.grpc = grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(d.grpc)
