@@ -31,6 +31,9 @@ type Config struct {
 	LogLevel string `toml:"log_level"`
 	// PauseImage is the sandbox image run as every pod's pause container.
 	PauseImage string `toml:"pause_image"`
+	// PinnedImages are reported pinned, so kubelet never garbage-collects
+	// them (the pause image always is).
+	PinnedImages []string `toml:"pinned_images"`
 
 	Runtime   RuntimeConfig   `toml:"runtime"`
 	Registry  RegistryConfig  `toml:"registry"`
@@ -57,6 +60,11 @@ type RegistryConfig struct {
 	ConfigPath string `toml:"config_path"`
 	// ProgressTimeout fails a pull that moved no bytes for this long.
 	ProgressTimeout Duration `toml:"progress_timeout"`
+	// PullTimeout fails a pull that takes longer than this in all, even
+	// while bytes trickle in; 0 means no limit.
+	PullTimeout Duration `toml:"pull_timeout"`
+	// MaxConcurrentDownloads bounds the blobs one pull downloads at once.
+	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
 }
 
 // CNIConfig locates network configurations and plugins.
@@ -114,8 +122,10 @@ func Defaults() *Config {
 		PauseImage: "registry.k8s.io/pause:3.10",
 		Runtime:    RuntimeConfig{RuncPath: "runc"},
 		Registry: RegistryConfig{
-			ConfigPath:      "/etc/krill/certs.d",
-			ProgressTimeout: Duration{time.Minute},
+			ConfigPath:             "/etc/krill/certs.d",
+			ProgressTimeout:        Duration{5 * time.Minute},
+			PullTimeout:            Duration{time.Hour},
+			MaxConcurrentDownloads: 3,
 		},
 		CNI: CNIConfig{
 			ConfDir: "/etc/cni/net.d",
@@ -196,6 +206,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Registry.ProgressTimeout.Duration <= 0 {
 		return fmt.Errorf("key registry.progress_timeout: %s must be positive", c.Registry.ProgressTimeout.Duration)
+	}
+	if c.Registry.PullTimeout.Duration < 0 {
+		return fmt.Errorf("key registry.pull_timeout: %s must not be negative", c.Registry.PullTimeout.Duration)
+	}
+	if c.Registry.MaxConcurrentDownloads < 1 {
+		return fmt.Errorf("key registry.max_concurrent_downloads: %d must be at least 1", c.Registry.MaxConcurrentDownloads)
 	}
 	if len(c.CNI.BinDirs) == 0 {
 		return errors.New("key cni.bin_dirs: name at least one directory")

@@ -177,7 +177,7 @@ func (s *Service) build(ctx context.Context, id string, recs []images.Image) (*I
 		} else {
 			img.RepoTags = append(img.RepoTags, r.Name)
 		}
-		if r.Labels[labelPinned] != "" {
+		if r.Labels[labelPinned] != "" || s.pinned[r.Name] {
 			img.Pinned = true
 		}
 	}

@@ -51,8 +51,9 @@ func (s *Service) PrepareRootfs(ctx context.Context, key, imageID string, readon
 	return mounts, nil
 }
 
-// RemoveRootfs deletes container key's rootfs snapshot and frees its
-// writable layer, and any image layers only it still held. Idempotent.
+// RemoveRootfs deletes container key's rootfs snapshot. Its writable
+// layer, and any image layers only it still held, are freed on disk by
+// the background garbage collection shortly after. Idempotent.
 func (s *Service) RemoveRootfs(ctx context.Context, key string) error {
 	ctx = s.ns(ctx)
 	err := s.snapshotter.Remove(ctx, rootfsKey(key))
@@ -63,8 +64,10 @@ func (s *Service) RemoveRootfs(ctx context.Context, key string) error {
 		return fmt.Errorf("remove rootfs %s: %w", key, err)
 	}
 	// The metadata snapshotter only forgets the snapshot; the directories
-	// go when GC runs.
-	return s.gc(ctx)
+	// go when GC runs, which must not hold up RemoveContainer or
+	// StopPodSandbox (see gcDelay).
+	s.scheduleGC()
+	return nil
 }
 
 // RootfsUsage reports the bytes and inodes of container key's writable layer.

@@ -64,11 +64,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	oomAdj := daemonOOMScoreAdj()
 
 	d.images, err = image.New(ctx, image.Config{
-		Root:               filepath.Join(cfg.Root, "images"),
-		RegistryConfigPath: cfg.Registry.ConfigPath,
-		ProgressTimeout:    cfg.Registry.ProgressTimeout.Duration,
-		PauseImage:         cfg.PauseImage,
-		PauseBinary:        pauseBin,
+		Root:                   filepath.Join(cfg.Root, "images"),
+		RegistryConfigPath:     cfg.Registry.ConfigPath,
+		ProgressTimeout:        cfg.Registry.ProgressTimeout.Duration,
+		PullTimeout:            cfg.Registry.PullTimeout.Duration,
+		MaxConcurrentDownloads: cfg.Registry.MaxConcurrentDownloads,
+		PinnedImages:           cfg.PinnedImages,
+		PauseImage:             cfg.PauseImage,
+		PauseBinary:            pauseBin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image service: %w", err)
