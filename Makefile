@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/krill-runtime/krill/version.Version=$(VERSION)
 STATE ?= /run/krill
 LOG ?= /var/log/krilld.log
 
-.PHONY: help deps build run stop test unit lint bench critest critest-bench e2e-kubelet clean
+.PHONY: help deps build run stop test unit tour lint bench critest critest-bench e2e-kubelet clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench       benchmarks (pull, pod and container lifecycle, shim RSS)"
 	@echo "make critest     critest conformance only;  make critest-bench: critest --benchmark"
 	@echo "make e2e-kubelet a real kubelet running static pods on Krill"
+	@echo "make tour        run every command of docs/tour.md against a throw-away krilld"
 
 deps:
 	bash hack/install-deps.sh
@@ -61,6 +62,10 @@ test: deps lint build unit critest e2e-kubelet
 
 unit: build
 	$(GO) test -count=1 -p 1 -timeout 30m ./...
+
+# docs/tour.md's commands, run by TestTour (also part of `unit`).
+tour: build
+	$(GO) test -count=1 -run '^TestTour$$' ./test/e2e
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
