@@ -45,3 +45,38 @@ func TestFsInfoAnswersFromBackgroundMeasure(t *testing.T) {
 		t.Error("background refresh never saw the 4 MiB file")
 	}
 }
+
+// RemoveRootfs leaves the disk work to the background collector: with the
+// collector stopped, the removed rootfs's directories stay; once it runs
+// again they go.
+func TestRemoveRootfsDoesNotCollectInline(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	reg.Push(t, "gc", "1", smallImage("gc"))
+	s := newService(t, nil)
+	ctx := context.Background()
+	img, err := s.Pull(ctx, reg.Ref("gc:1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PrepareRootfs(ctx, "c1", img.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	snapshots := filepath.Join(s.cfg.Root, "snapshots", "snapshots")
+	before := countEntries(t, snapshots)
+
+	close(s.collect.stop) // as Close does: no collection until restarted
+	s.collect.stopped.Wait()
+	if err := s.RemoveRootfs(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countEntries(t, snapshots); n != before {
+		t.Fatalf("RemoveRootfs collected inline: %d snapshot dirs, had %d", n, before)
+	}
+
+	s.collect.stop = make(chan struct{})
+	s.collect.stopped.Add(1)
+	go s.gcLoop() // the request made while stopped is still pending
+	if !testregistry.WaitFor(10*time.Second, func() bool { return countEntries(t, snapshots) == before-1 }) {
+		t.Errorf("background collection left %d snapshot dirs; want %d", countEntries(t, snapshots), before-1)
+	}
+}

@@ -94,7 +94,7 @@ func TestMetricsMoveWithPodLifecycle(t *testing.T) {
 }
 
 // scrape fetches and parses krilld's /metrics.
-func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
+func scrape(t testing.TB, addr string) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
