@@ -9,7 +9,7 @@ LDFLAGS := -X github.com/krill-runtime/krill/version.Version=$(VERSION)
 STATE ?= /run/krill
 LOG ?= /var/log/krilld.log
 
-.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci clean
+.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci tour clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
@@ -21,6 +21,7 @@ help:
 	@echo "make e2e-kubelet a real kubelet running static pods on Krill"
 	@echo "make install     binaries to /usr/local/bin (PREFIX), systemd unit, /etc/krill/krill.toml if absent"
 	@echo "make test-vm     the full VM suite: a Debian 12 systemd + cgroup v2 node in QEMU (test/vm)"
+	@echo "make tour        run every command of docs/tour.md against a throw-away krilld"
 
 deps:
 	bash hack/install-deps.sh
@@ -35,8 +36,10 @@ $(BIN)/krill-shim: FORCE
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w $(LDFLAGS)" -o $@ ./cmd/krill-shim
 
 # musl keeps pause at ~20 KB RSS (glibc's static start-up touches ~700 KB):
-# every pod runs one.
-PAUSE_CC := $(shell command -v musl-gcc || echo gcc)
+# every pod runs one. The compiler is looked up when the recipe runs, not
+# when make reads this file, so `make run` on a fresh machine uses the
+# musl-gcc that its `deps` step has just installed.
+PAUSE_CC ?= $$(command -v musl-gcc || echo gcc)
 $(BIN)/krill-pause: pause/pause.c
 	@mkdir -p $(BIN)
 	$(PAUSE_CC) -static -Os -o $@ $< && strip $@
@@ -49,7 +52,12 @@ install: build
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash contrib/install.sh $(BIN)
 
 # Starts krilld in the background with embedded defaults; logs in $(LOG).
+# Writes /etc/crictl.yaml (only when there is none) so crictl finds krilld
+# without flags or warnings.
 run: deps build
+	@if [ ! -e /etc/crictl.yaml ]; then \
+		printf 'runtime-endpoint: unix://%s/krill.sock\nimage-endpoint: unix://%s/krill.sock\n' $(STATE) $(STATE) > /etc/crictl.yaml; \
+		echo "wrote /etc/crictl.yaml"; fi
 	@if [ -S $(STATE)/krill.sock ] && crictl --runtime-endpoint unix://$(STATE)/krill.sock version >/dev/null 2>&1; then \
 		echo "krilld already running"; exit 0; fi; \
 	nohup $(BIN)/krilld >>$(LOG) 2>&1 & echo $$! > /tmp/krilld.pid; \
@@ -68,6 +76,9 @@ unit: build
 # ./...). FAULT_CHURN sets the soak's pod lifecycles (default 200).
 fault: build
 	$(GO) test -count=1 -p 1 -timeout 30m -v ./test/fault
+# docs/tour.md's commands, run by TestTour (also part of `unit`).
+tour: build
+	$(GO) test -count=1 -run '^TestTour$$' ./test/e2e
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

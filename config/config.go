@@ -31,6 +31,9 @@ type Config struct {
 	LogLevel string `toml:"log_level"`
 	// PauseImage is the sandbox image run as every pod's pause container.
 	PauseImage string `toml:"pause_image"`
+	// PinnedImages are reported pinned, so kubelet never garbage-collects
+	// them (the pause image always is).
+	PinnedImages []string `toml:"pinned_images"`
 
 	Runtime   RuntimeConfig   `toml:"runtime"`
 	Registry  RegistryConfig  `toml:"registry"`
@@ -38,6 +41,7 @@ type Config struct {
 	Cgroup    CgroupConfig    `toml:"cgroup"`
 	Streaming StreamingConfig `toml:"streaming"`
 	NRI       NRIConfig       `toml:"nri"`
+	Metrics   MetricsConfig   `toml:"metrics"`
 }
 
 // RuntimeConfig names the binaries krilld runs.
@@ -62,6 +66,11 @@ type RegistryConfig struct {
 	ConfigPath string `toml:"config_path"`
 	// ProgressTimeout fails a pull that moved no bytes for this long.
 	ProgressTimeout Duration `toml:"progress_timeout"`
+	// PullTimeout fails a pull that takes longer than this in all, even
+	// while bytes trickle in; 0 means no limit.
+	PullTimeout Duration `toml:"pull_timeout"`
+	// MaxConcurrentDownloads bounds the blobs one pull downloads at once.
+	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
 }
 
 // CNIConfig locates network configurations and plugins.
@@ -105,6 +114,13 @@ type NRIConfig struct {
 	RequestTimeout Duration `toml:"request_timeout"`
 }
 
+// MetricsConfig is the Prometheus endpoint.
+type MetricsConfig struct {
+	// Address is host:port of the /metrics HTTP server; "" turns it off
+	// (the default, as in containerd).
+	Address string `toml:"address"`
+}
+
 // Duration is a time.Duration written as "30s" or "5m" in TOML.
 type Duration struct{ time.Duration }
 
@@ -135,8 +151,10 @@ func Defaults() *Config {
 		PauseImage: "registry.k8s.io/pause:3.10",
 		Runtime:    RuntimeConfig{RuncPath: "runc"},
 		Registry: RegistryConfig{
-			ConfigPath:      "/etc/krill/certs.d",
-			ProgressTimeout: Duration{time.Minute},
+			ConfigPath:             "/etc/krill/certs.d",
+			ProgressTimeout:        Duration{5 * time.Minute},
+			PullTimeout:            Duration{time.Hour},
+			MaxConcurrentDownloads: 3,
 		},
 		CNI: CNIConfig{
 			ConfDir: "/etc/cni/net.d",
@@ -233,6 +251,12 @@ func (c *Config) Validate() error {
 	if c.Registry.ProgressTimeout.Duration <= 0 {
 		return fmt.Errorf("key registry.progress_timeout: %s must be positive", c.Registry.ProgressTimeout.Duration)
 	}
+	if c.Registry.PullTimeout.Duration < 0 {
+		return fmt.Errorf("key registry.pull_timeout: %s must not be negative", c.Registry.PullTimeout.Duration)
+	}
+	if c.Registry.MaxConcurrentDownloads < 1 {
+		return fmt.Errorf("key registry.max_concurrent_downloads: %d must be at least 1", c.Registry.MaxConcurrentDownloads)
+	}
 	if len(c.CNI.BinDirs) == 0 {
 		return errors.New("key cni.bin_dirs: name at least one directory")
 	}
@@ -251,6 +275,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Streaming.DrainExecIOTimeout.Duration < 0 {
 		return fmt.Errorf("key streaming.drain_exec_io_timeout: %s must not be negative", c.Streaming.DrainExecIOTimeout.Duration)
+	}
+	if c.Metrics.Address != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Address); err != nil {
+			return fmt.Errorf("key metrics.address: %q is not host:port: %v", c.Metrics.Address, err)
+		}
 	}
 	return c.NRI.validate()
 }

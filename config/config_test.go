@@ -29,8 +29,12 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if c.PauseImage != "registry.k8s.io/pause:3.10" || c.Cgroup.Driver != "cgroupfs" {
 		t.Errorf("pause/cgroup: %+v", c)
 	}
-	if c.Registry.ProgressTimeout.Duration != time.Minute {
-		t.Errorf("progress timeout %s", c.Registry.ProgressTimeout)
+	// containerd's defaults: image_pull_progress_timeout, max_concurrent_downloads.
+	if c.Registry.ProgressTimeout.Duration != 5*time.Minute || c.Registry.MaxConcurrentDownloads != 3 {
+		t.Errorf("progress timeout %s, downloads %d", c.Registry.ProgressTimeout, c.Registry.MaxConcurrentDownloads)
+	}
+	if c.Registry.PullTimeout.Duration != time.Hour || len(c.PinnedImages) != 0 {
+		t.Errorf("pull timeout %s, pinned %v", c.Registry.PullTimeout, c.PinnedImages)
 	}
 	if p, _ := c.SocketPath(); p != "/run/krill/krill.sock" {
 		t.Errorf("socket path %q", p)
@@ -79,6 +83,9 @@ func TestRefusals(t *testing.T) {
 		{"no bin dirs", "[cni]\nbin_dirs = []\n", "cni.bin_dirs"},
 		{"relative nri socket", "[nri]\nsocket_path = \"nri.sock\"\n", "nri.socket_path"},
 		{"zero nri timeout", "[nri]\nrequest_timeout = \"0s\"\n", "nri.request_timeout"},
+		{"no downloads", "[registry]\nmax_concurrent_downloads = 0\n", "registry.max_concurrent_downloads"},
+		{"negative pull timeout", "[registry]\npull_timeout = \"-1s\"\n", "registry.pull_timeout"},
+		{"metrics address without port", "[metrics]\naddress = \"127.0.0.1\"\n", "metrics.address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(write(t, tc.file))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
 )
@@ -82,7 +83,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
 	undo = append(undo, func(context.Context) { mount.UnmountAll(rootfs, 0) })
-	steps := []any{"rootfs", time.Since(start).Round(time.Millisecond)}
+	var steps store.Steps
+	steps.Since("rootfs", start)
 
 	// Image volumes become binds of read-only snapshots. cfg is a copy:
 	// the record keeps the rewritten mounts, the caller's message is left alone.
@@ -97,6 +99,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := sandbox.CheckPause(pod); err != nil {
 		return "", err
 	}
+	t := time.Now()
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
 	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
@@ -146,7 +149,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 
-	steps = append(steps, "spec", time.Since(start).Round(time.Millisecond))
+	steps.Since("spec", t)
 
 	// 3. The log path. The shim and `runc create` wait for Start, as in
 	// containerd: a command that cannot be run, or a working directory
@@ -174,15 +177,19 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		User:        containerUser(s.Process.User),
 		StopSignal:  stopSignal,
 		Bundle:      bundle,
+		CreateSteps: steps,
 	}
 	if err := m.Containers.Put(c); err != nil {
 		return "", err
+	}
+	for _, st := range steps {
+		metrics.ObserveStep(st.Name, st.Duration)
 	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
 	m.NRI.PostCreateContainer(ctx, c)
 	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
-		"took", time.Since(start).Round(time.Millisecond)}, steps...)...)
+		"took", time.Since(start).Round(time.Millisecond)}, steps.LogAttrs()...)...)
 	return id, nil
 }
 

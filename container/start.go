@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
@@ -41,6 +42,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	t := time.Now()
 	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
 		ID: c.ID, Bundle: c.Bundle, LogPath: c.LogPath, LogRoot: pod.Config.GetLogDirectory(),
 		Stdin: c.Config.GetStdin(), StdinOnce: c.Config.GetStdinOnce(), TTY: c.Config.GetTty(),
@@ -52,11 +54,14 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		err = sandbox.CheckPause(pod)
 	}
 	if err == nil {
+		metrics.ObserveStep("runc", time.Since(t))
+		t = time.Now()
 		err = m.Runtime.Start(ctx, c.ID)
 	}
 	if err != nil {
 		return m.startFailed(c, err)
 	}
+	metrics.ObserveStep("start", time.Since(t))
 	m.markRunning(c.ID, pid, time.Now())
 	m.NRI.PostStartContainer(ctx, c)
 	return nil
@@ -163,6 +168,9 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 		m.Log.Warn("container's shim died", "container", id, "code", c.ExitCode)
 	}
 	if recorded {
+		if c.Reason == "OOMKilled" {
+			metrics.IncOOMKill()
+		}
 		m.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)
 		m.emit(c, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
 		// Before closeExited: a Stop returns only once plugins know.

@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"encoding/json"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -19,14 +18,11 @@ func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime
 	if !verbose {
 		return st, nil, nil
 	}
-	info, _ := json.Marshal(map[string]any{
-		"pid":         c.Pid,
-		"sandboxID":   c.PodID,
-		"bundle":      c.Bundle,
-		"cgroupsPath": c.CgroupsPath,
-		"config":      c.Config,
-	})
-	return st, map[string]string{"info": string(info)}, nil
+	info, err := m.verboseInfo(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, map[string]string{"info": info}, nil
 }
 
 func toStatus(c store.Container) *runtime.ContainerStatus {

@@ -11,10 +11,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/krill-runtime/krill/metrics"
 )
 
 // unaryInterceptor wraps every CRI call: the init gate, panic recovery,
-// error mapping and one structured log line. Handlers stay plain.
+// error mapping, metrics and one structured log line. Handlers stay plain.
 func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	rpc := rpcName(info.FullMethod)
 	if !s.ready.Load() {
@@ -60,7 +62,9 @@ var quiet = map[string]bool{
 }
 
 func (s *Server) logCall(rpc string, req any, start time.Time, err error) {
-	attrs := []any{"rpc", rpc, "duration", time.Since(start).Round(time.Microsecond), "code", status.Code(err).String()}
+	took, code := time.Since(start), status.Code(err).String()
+	metrics.ObserveRPC(rpc, code, took)
+	attrs := []any{"rpc", rpc, "duration", took.Round(time.Microsecond), "code", code}
 	attrs = append(attrs, idsOf(req)...)
 	switch {
 	case err != nil && status.Code(err) != codes.NotFound:

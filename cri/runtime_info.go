@@ -34,7 +34,7 @@ func (s *Server) Status(ctx context.Context, r *runtime.StatusRequest) (*runtime
 		Features: &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}
 	if r.GetVerbose() {
-		resp.Info = map[string]string{"config": s.configJSON()}
+		resp.Info = s.verboseStatus(resp)
 	}
 	return resp, nil
 }

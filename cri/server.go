@@ -1,7 +1,6 @@
 package cri
 
 import (
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -9,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/events"
@@ -26,6 +26,7 @@ type Server struct {
 	runtime.UnimplementedImageServiceServer
 
 	cfg        *config.Config
+	cgroups    *cgroups.Manager
 	images     *image.Service
 	network    *network.Manager
 	pods       *sandbox.Manager
@@ -46,6 +47,7 @@ type Server struct {
 // Deps are the services a Server translates to.
 type Deps struct {
 	Config     *config.Config
+	Cgroups    *cgroups.Manager
 	Images     *image.Service
 	Network    *network.Manager
 	Pods       *sandbox.Manager
@@ -59,6 +61,7 @@ type Deps struct {
 func New(d Deps) *Server {
 	s := &Server{
 		cfg:        d.Config,
+		cgroups:    d.Cgroups,
 		images:     d.Images,
 		network:    d.Network,
 		pods:       d.Pods,
@@ -93,9 +96,4 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 	}
-}
-
-func (s *Server) configJSON() string {
-	b, _ := json.Marshal(s.cfg)
-	return string(b)
 }

@@ -15,6 +15,10 @@ import (
 // progress timeout.
 var errStalled = errors.New("no progress from the registry")
 
+// errTooLong is the cancel cause of a pull that ran past Config.PullTimeout
+// although bytes kept coming (a registry trickling them).
+var errTooLong = errors.New("pull took longer than its limit")
+
 // progress watches one pull's HTTP traffic. A pull is stalled when a
 // request is outstanding and no response byte arrived for the timeout; a
 // registry that accepts the connection and never answers is caught the

@@ -20,7 +20,10 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/semaphore"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/metrics"
 )
 
 // Pull fetches ref from its registry (or the mirrors hosts.toml names for
@@ -84,8 +87,16 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if s.cfg.PullTimeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, s.cfg.PullTimeout, fmt.Errorf("%w (%s)", errTooLong, s.cfg.PullTimeout))
+		defer stop()
+	}
 	progress := newProgress(s.cfg.ProgressTimeout, cancel, log)
 	go progress.watch(ctx)
+	defer func() {
+		metrics.ObservePull(progress.bytes.Load(), time.Since(start), failureReason(retErr))
+	}()
 
 	resolver := docker.NewResolver(docker.ResolverOptions{
 		Hosts: creds.hosts(dockerconfig.HostOptions{
@@ -131,6 +142,7 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 	if err := s.putRecord(ctx, named.Name()+"@"+desc.Digest.String(), desc, id, false); err != nil {
 		return "", err
 	}
+	s.usage.changed()
 	log.Info("pulled image", "id", id, "bytes", progress.bytes.Load(), "took", time.Since(start))
 	return id, nil
 }
@@ -138,10 +150,15 @@ func (s *Service) pull(ctx context.Context, named reference.Named, creds *creden
 // fetchAndUnpack walks the image from desc down, choosing the
 // linux/amd64 manifest of an index, storing every blob with fetch and
 // unpacking layers into snapshots as soon as the config names their diff
-// IDs, while other layers still download.
+// IDs, while other layers still download. At most MaxConcurrentDownloads
+// blobs download at once (per pull, as in containerd). Layers unpack one
+// after the other: the library unpacks in parallel only on snapshotters
+// that can rebase a snapshot, which the overlay one cannot.
 func (s *Service) fetchAndUnpack(ctx context.Context, desc ocispec.Descriptor, fetch images.Handler) error {
 	platform := platforms.Default()
+	limiter := semaphore.NewWeighted(int64(s.cfg.MaxConcurrentDownloads))
 	unpacker, err := unpack.NewUnpacker(ctx, s.content,
+		unpack.WithLimiter(limiter),
 		unpack.WithUnpackPlatform(unpack.Platform{
 			Platform:       platform,
 			SnapshotterKey: snapshotterName,
@@ -159,7 +176,7 @@ func (s *Service) fetchAndUnpack(ctx context.Context, desc ocispec.Descriptor, f
 	children = images.FilterPlatforms(children, platform)
 	children = images.LimitManifests(children, platform, 1)
 	h := unpacker.Unpack(images.Handlers(fetch, children))
-	err = images.Dispatch(ctx, h, nil, desc)
+	err = images.Dispatch(ctx, h, limiter, desc)
 	if _, werr := unpacker.Wait(); err == nil {
 		err = werr
 	}
@@ -177,7 +194,7 @@ func (s *Service) hostDir() func(string) (string, error) {
 // pullError gives a failed pull its errdefs class and a message that names
 // the image but never a credential.
 func (s *Service) pullError(ctx context.Context, named reference.Named, step string, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
+	if cause := context.Cause(ctx); errors.Is(cause, errStalled) || errors.Is(cause, errTooLong) {
 		// errdefs has no sentinel of its own for this class: it is context.DeadlineExceeded.
 		return fmt.Errorf("pull %s: %w: %w", named, cause, context.DeadlineExceeded)
 	}
@@ -208,6 +225,32 @@ func (s *Service) pullError(ctx context.Context, named reference.Named, step str
 		return fmt.Errorf("pull %s: %s: registry sent less than the manifest promised: %w: %w", named, step, err, errdefs.ErrUnavailable)
 	}
 	return fmt.Errorf("pull %s: %s: %w", named, step, err)
+}
+
+// failureReason names the class of a failed pull for the failures metric;
+// "" for success.
+func failureReason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errdefs.IsNotFound(err):
+		return "not_found"
+	case errdefs.IsUnauthorized(err):
+		return "unauthenticated"
+	case errdefs.IsPermissionDenied(err):
+		return "permission_denied"
+	case errdefs.IsUnavailable(err):
+		return "unavailable"
+	case errdefs.IsFailedPrecondition(err), errdefs.IsInvalidArgument(err):
+		return "bad_content"
+	case errdefs.IsNotImplemented(err):
+		return "unsupported"
+	}
+	return "other"
 }
 
 // credsFingerprint hashes secrets so they can key a map without being kept in clear.

@@ -177,7 +177,7 @@ func (s *Service) build(ctx context.Context, id string, recs []images.Image) (*I
 		} else {
 			img.RepoTags = append(img.RepoTags, r.Name)
 		}
-		if r.Labels[labelPinned] != "" {
+		if r.Labels[labelPinned] != "" || s.pinned[r.Name] {
 			img.Pinned = true
 		}
 	}
@@ -254,4 +254,10 @@ func (s *Service) putRecord(ctx context.Context, name string, target ocispec.Des
 		}
 	}
 	return nil
+}
+
+// Count returns how many images the store holds.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	byID, err := s.records(s.ns(ctx))
+	return len(byID), err
 }

@@ -65,6 +65,7 @@ func (s *Service) Remove(ctx context.Context, ref string) error {
 	} else {
 		s.log.Info("untagged image", "image", ref, "id", id)
 	}
+	defer s.usage.changed()
 	return s.gc(ctx)
 }
 

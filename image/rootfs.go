@@ -3,10 +3,6 @@ package image
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -55,8 +51,9 @@ func (s *Service) PrepareRootfs(ctx context.Context, key, imageID string, readon
 	return mounts, nil
 }
 
-// RemoveRootfs deletes container key's rootfs snapshot and frees its
-// writable layer, and any image layers only it still held. Idempotent.
+// RemoveRootfs deletes container key's rootfs snapshot. Its writable
+// layer, and any image layers only it still held, are freed on disk by
+// the background garbage collection shortly after. Idempotent.
 func (s *Service) RemoveRootfs(ctx context.Context, key string) error {
 	ctx = s.ns(ctx)
 	err := s.snapshotter.Remove(ctx, rootfsKey(key))
@@ -67,8 +64,10 @@ func (s *Service) RemoveRootfs(ctx context.Context, key string) error {
 		return fmt.Errorf("remove rootfs %s: %w", key, err)
 	}
 	// The metadata snapshotter only forgets the snapshot; the directories
-	// go when GC runs.
-	return s.gc(ctx)
+	// go when GC runs, which must not hold up RemoveContainer or
+	// StopPodSandbox (see gcDelay).
+	s.scheduleGC()
+	return nil
 }
 
 // RootfsUsage reports the bytes and inodes of container key's writable layer.
@@ -79,47 +78,4 @@ func (s *Service) RootfsUsage(ctx context.Context, key string) (bytes, inodes ui
 		return 0, 0, fmt.Errorf("rootfs %s usage: %w", key, err)
 	}
 	return uint64(u.Size), uint64(u.Inodes), nil
-}
-
-// FsInfo reports the disk usage of the whole image store (blobs, layers,
-// writable layers, database): the mountpoint is the snapshots directory,
-// where kubelet's image GC thresholds apply.
-func (s *Service) FsInfo(ctx context.Context) (mountpoint string, usedBytes, inodesUsed uint64, err error) {
-	mountpoint = filepath.Join(s.cfg.Root, "snapshots")
-	type inode struct{ dev, ino uint64 }
-	seen := map[inode]bool{}
-	err = filepath.WalkDir(s.cfg.Root, func(path string, d fs.DirEntry, werr error) error {
-		if werr != nil {
-			if os.IsNotExist(werr) {
-				return nil // removed while walking
-			}
-			return werr
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			if os.IsNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		k := inode{uint64(st.Dev), st.Ino}
-		if seen[k] {
-			return nil // hard links count once
-		}
-		seen[k] = true
-		usedBytes += uint64(st.Blocks) * 512
-		inodesUsed++
-		return nil
-	})
-	if err != nil {
-		return "", 0, 0, fmt.Errorf("image store usage: %w", err)
-	}
-	return mountpoint, usedBytes, inodesUsed, nil
 }

@@ -32,8 +32,17 @@ type Config struct {
 	Root               string        // root/images
 	RegistryConfigPath string        // dir of <host>/hosts.toml (containerd format); "" = none
 	ProgressTimeout    time.Duration // a pull with no byte of progress for this long fails
-	PauseImage         string        // e.g. registry.k8s.io/pause:3.10
-	PauseBinary        string        // path of the static pause binary for the built-in fallback image
+	PullTimeout        time.Duration // a pull taking longer than this in all fails; 0 = no limit
+	// MaxConcurrentDownloads bounds the blobs one pull fetches at once;
+	// 0 = DefaultMaxConcurrentDownloads.
+	MaxConcurrentDownloads int
+	// PinnedImages are image names (normalised like a pull's) reported
+	// Pinned, so kubelet's image garbage collection never removes them;
+	// the pause image always is.
+	PinnedImages []string
+	PauseImage   string        // e.g. registry.k8s.io/pause:3.10
+	PauseBinary  string        // path of the static pause binary for the built-in fallback image
+	UsageRefresh time.Duration // how often FsInfo's answer is measured again; 0 = DefaultUsageRefresh
 
 	// Logger receives pull progress and GC messages; nil means slog.Default().
 	Logger *slog.Logger
@@ -46,7 +55,7 @@ type Image struct {
 	RepoDigests []string            // "registry.k8s.io/pause@sha256:..."
 	Size        uint64              // sum of the compressed blobs (manifest layers + config) in bytes
 	Config      ocispec.ImageConfig // User, Env, Entrypoint, Cmd, WorkingDir, Volumes, StopSignal, Labels
-	Pinned      bool                // the pause image
+	Pinned      bool                // the pause image, or named by Config.PinnedImages
 
 	// Spec is the whole OCI image config (platform, history, rootfs), for
 	// verbose status output.
@@ -67,7 +76,10 @@ const (
 	labelPinned  = "io.krill.image.pinned"
 	labelGCRoot  = "containerd.io/gc.root"
 
-	defaultProgressTimeout = time.Minute
+	// defaultProgressTimeout is containerd's image_pull_progress_timeout.
+	defaultProgressTimeout = 5 * time.Minute
+	// DefaultMaxConcurrentDownloads is containerd's max_concurrent_downloads.
+	DefaultMaxConcurrentDownloads = 3
 )
 
 // Service is the image store. All methods are safe for concurrent use.
@@ -94,6 +106,10 @@ type Service struct {
 
 	metaMu sync.Mutex
 	meta   map[string]*imageMeta // by image ID; derived from immutable content
+
+	pinned  map[string]bool // normalised Config.PinnedImages
+	usage   usageCache      // FsInfo's last measure, refreshed in the background
+	collect collector       // background garbage collection after rootfs removals
 }
 
 // New opens (or creates) the image store under cfg.Root.
@@ -104,7 +120,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ProgressTimeout <= 0 {
 		cfg.ProgressTimeout = defaultProgressTimeout
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger, layers: newKeyMutex(), meta: map[string]*imageMeta{}}
+	if cfg.MaxConcurrentDownloads <= 0 {
+		cfg.MaxConcurrentDownloads = DefaultMaxConcurrentDownloads
+	}
+	if cfg.UsageRefresh <= 0 {
+		cfg.UsageRefresh = DefaultUsageRefresh
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger, layers: newKeyMutex(), meta: map[string]*imageMeta{}, pinned: map[string]bool{}}
+	for _, ref := range cfg.PinnedImages {
+		named, err := normalize(ref)
+		if err != nil {
+			return nil, fmt.Errorf("pinned image: %w", err)
+		}
+		s.pinned[named.String()] = true
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -144,7 +173,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.snapshotter = db.Snapshotter(snapshotterName)
 	s.images = metadata.NewImageStore(db)
 	s.leases = metadata.NewLeaseManager(db)
-	s.applier = apply.NewFileSystemApplier(s.content)
+	s.applier = timedApplier{apply.NewFileSystemApplier(s.content)}
 
 	// Leases only ever protect pulls in flight; any lease found at start
 	// belongs to a pull a previous krilld did not finish. Dropping them and
@@ -153,11 +182,28 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
+	s.usage.stop, s.usage.kick = make(chan struct{}), make(chan struct{}, 1)
+	s.usage.stopped.Add(1)
+	go s.refreshUsage(cfg.UsageRefresh)
+	s.collect.stop, s.collect.kick = make(chan struct{}), make(chan struct{}, 1)
+	s.collect.stopped.Add(1)
+	go s.gcLoop()
 	return s, nil
 }
 
-// Close releases the database and the snapshotter.
+// Close stops the background work and releases the database and the
+// snapshotter.
 func (s *Service) Close() error {
+	if s.collect.stop != nil {
+		close(s.collect.stop)
+		s.collect.stopped.Wait()
+		s.collect.stop = nil
+	}
+	if s.usage.stop != nil {
+		close(s.usage.stop)
+		s.usage.stopped.Wait()
+		s.usage.stop = nil
+	}
 	var errs []error
 	if s.backend != nil {
 		errs = append(errs, s.backend.Close())

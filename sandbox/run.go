@@ -16,6 +16,7 @@ import (
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/store"
 )
@@ -73,17 +74,20 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		return "", fmt.Errorf("pause image: %w", err)
 	}
 	pod.PauseImageID = pause.ID
-	steps := []any{"image", since(start)}
+	var steps store.Steps
+	steps.Since("image", start)
 
 	// 2. The network namespace: empty until CNI fills it, but it already
 	// exists, which is all the pause container needs to join it.
 	if !hostNet {
+		t := time.Now()
 		netns, err := m.Network.CreateNetNS(id)
 		if err != nil {
 			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
 		}
 		undo = append(undo, func(context.Context) { m.Network.RemoveNetNS(netns) })
 		pod.NetNS = netns
+		steps.Since("netns", t)
 	}
 
 	// The pod directory holds the pause bundle from step 3 on; removed
@@ -99,18 +103,18 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		netDone = make(chan struct{})
 		pn      = podNetwork(pod)
 	)
-	var netTook, pauseTook time.Duration
+	var netTook time.Duration
 	go func() {
 		defer close(netDone)
 		if !hostNet {
 			t := time.Now()
 			netRes, netErr = m.Network.Setup(ctx, pn)
-			netTook = since(t)
+			netTook = time.Since(t)
 		}
 	}()
 	t := time.Now()
 	pid, pauseErr := m.startPause(ctx, pod, pause)
-	pauseTook = since(t)
+	pauseTook := time.Since(t)
 	<-netDone
 	if netErr == nil && !hostNet {
 		undo = append(undo, func(ctx context.Context) { m.Network.Teardown(ctx, pn) })
@@ -131,12 +135,17 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if pauseErr != nil {
 		return "", pauseErr
 	}
-	steps = append(steps, "cni", netTook, "pause", pauseTook)
+	if !hostNet {
+		steps.Add("cni", netTook)
+	}
+	steps.Add("pause", pauseTook)
 
 	// 4. The pod's files (/etc/hosts names the pod IP, so after CNI).
+	t = time.Now()
 	if err := m.writePodFiles(pod); err != nil {
 		return "", fmt.Errorf("pod files: %w", err)
 	}
+	steps.Since("files", t)
 
 	// 5. NRI plugins see the pod (and may veto it) before anyone else can.
 	unblockNRI := m.NRI.BlockSync()
@@ -146,12 +155,16 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	}
 
 	// 6. The record: from now on the pod exists.
+	pod.StartSteps = steps
 	if err := m.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}
+	for _, st := range steps {
+		metrics.ObserveStep(st.Name, st.Duration)
+	}
 	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
 	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
-	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps...)...)
+	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps.LogAttrs()...)...)
 	return id, nil
 }
 

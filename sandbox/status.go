@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -20,14 +19,11 @@ func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime
 	if !verbose {
 		return st, nil, nil
 	}
-	info, _ := json.Marshal(map[string]any{
-		"pid":          p.PausePid,
-		"netns":        p.NetNS,
-		"pauseImageId": p.PauseImageID,
-		"cgroupParent": p.CgroupParent,
-		"config":       p.Config,
-	})
-	return st, map[string]string{"info": string(info)}, nil
+	info, err := m.verboseInfo(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, map[string]string{"info": info}, nil
 }
 
 // toStatus is the CRI status of a pod record.

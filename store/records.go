@@ -1,6 +1,8 @@
 package store
 
 import (
+	"time"
+
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -30,6 +32,8 @@ type Pod struct {
 	// PauseStartTime is pause's start time (/proc/<pid>/stat field 22):
 	// with it a reused PausePid is told apart from pause.
 	PauseStartTime string `json:"pause_start_time,omitempty"`
+	// StartSteps are the timed steps of RunPodSandbox.
+	StartSteps Steps `json:"start_steps,omitempty"`
 }
 
 // Key implements Record.
@@ -62,7 +66,36 @@ type Container struct {
 	// User is the identity the process runs as, resolved at create.
 	User   *runtime.ContainerUser `json:"user,omitempty"`
 	Bundle string                 `json:"bundle"`
+	// CreateSteps are the timed steps of CreateContainer.
+	CreateSteps Steps `json:"create_steps,omitempty"`
 }
 
 // Key implements Record.
 func (c Container) Key() string { return c.ID }
+
+// Step is one timed step of starting a pod or creating a container
+// (netns, cni, pause, spec, runc ...), kept for verbose status so a slow
+// start can be explained after the fact.
+type Step struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Steps times a sequence of steps.
+type Steps []Step
+
+// Add records a step that took d.
+func (s *Steps) Add(name string, d time.Duration) { *s = append(*s, Step{Name: name, Duration: d}) }
+
+// Since records a step that began at t and ends now.
+func (s *Steps) Since(name string, t time.Time) { s.Add(name, time.Since(t)) }
+
+// LogAttrs renders the steps as slog key/value pairs, rounded to the
+// millisecond.
+func (s Steps) LogAttrs() []any {
+	out := make([]any, 0, 2*len(s))
+	for _, st := range s {
+		out = append(out, st.Name, st.Duration.Round(time.Millisecond))
+	}
+	return out
+}

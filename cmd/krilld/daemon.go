@@ -21,6 +21,7 @@ import (
 	"github.com/krill-runtime/krill/cri"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
+	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
@@ -36,6 +37,7 @@ type daemon struct {
 	images  *image.Service
 	streams *streaming.Server
 	nri     *nri.Service
+	metrics *metrics.Server // nil unless [metrics] address is set
 	lock    *os.File
 	log     *slog.Logger
 }
@@ -66,11 +68,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	oomAdj := daemonOOMScoreAdj()
 
 	d.images, err = image.New(ctx, image.Config{
-		Root:               filepath.Join(cfg.Root, "images"),
-		RegistryConfigPath: cfg.Registry.ConfigPath,
-		ProgressTimeout:    cfg.Registry.ProgressTimeout.Duration,
-		PauseImage:         cfg.PauseImage,
-		PauseBinary:        pauseBin,
+		Root:                   filepath.Join(cfg.Root, "images"),
+		RegistryConfigPath:     cfg.Registry.ConfigPath,
+		ProgressTimeout:        cfg.Registry.ProgressTimeout.Duration,
+		PullTimeout:            cfg.Registry.PullTimeout.Duration,
+		MaxConcurrentDownloads: cfg.Registry.MaxConcurrentDownloads,
+		PinnedImages:           cfg.PinnedImages,
+		PauseImage:             cfg.PauseImage,
+		PauseBinary:            pauseBin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image service: %w", err)
@@ -149,7 +154,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
 
-	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Events: evs, Streams: d.streams, Log: log})
+	srv := cri.New(cri.Deps{Config: cfg, Cgroups: cg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Events: evs, Streams: d.streams, Log: log})
 	d.cri = srv
 	d.grpc = grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(d.grpc)
@@ -158,6 +163,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, err
 	}
 	go d.grpc.Serve(l)
+	if cfg.Metrics.Address != "" {
+		reg := metrics.NewRegistry(metricSources(podStore, ctrStore, rt, d.images))
+		if d.metrics, err = metrics.Serve(cfg.Metrics.Address, reg, log); err != nil {
+			return nil, err
+		}
+		log.Info("metrics served", "address", "http://"+d.metrics.Addr().String()+"/metrics")
+	}
 
 	// Recovery runs while the socket already exists: callers get
 	// Unavailable instead of "connection refused" and retry.
@@ -168,6 +180,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err := d.nri.Start(); err != nil {
 		return nil, err
 	}
+	metrics.SetRecovery(time.Since(t))
 	srv.SetReady()
 	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
 		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
@@ -199,6 +212,9 @@ func (d *daemon) shutdown(grace time.Duration) {
 	}
 	d.streams.Stop()
 	d.nri.Close()
+	if d.metrics != nil {
+		d.metrics.Close()
+	}
 	d.images.Close()
 	d.lock.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -34,6 +35,7 @@ func BenchmarkPodLifecycle(b *testing.B) {
 }
 
 func benchPodLifecycle(b *testing.B, opts envOptions) {
+	opts.metrics = true
 	e := newEnvWith(b, opts)
 	b.ReportMetric(float64(rssKB(e.cmd.Process.Pid)), "krilld-idle-rss-KB")
 	const n = 50
@@ -62,6 +64,27 @@ func benchPodLifecycle(b *testing.B, opts envOptions) {
 		percentiles(b, "run", run)
 		percentiles(b, "stop", stop)
 		percentiles(b, "remove", rm)
+	}
+	reportStepMeans(b, scrape(b, e.metricsAddr))
+}
+
+// reportStepMeans reports the mean of each pod start step from krilld's
+// /metrics, so a bench run shows where RunPodSandbox spends its time.
+func reportStepMeans(b *testing.B, m map[string]*dto.MetricFamily) {
+	f := m["krill_pod_start_step_duration_seconds"]
+	if f == nil {
+		b.Fatal("no krill_pod_start_step_duration_seconds in /metrics")
+	}
+	for _, mt := range f.Metric {
+		h := mt.GetHistogram()
+		if h.GetSampleCount() == 0 {
+			continue
+		}
+		for _, l := range mt.Label {
+			if l.GetName() == "step" {
+				b.ReportMetric(1000*h.GetSampleSum()/float64(h.GetSampleCount()), l.GetValue()+"-step-mean-ms")
+			}
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +35,10 @@ type env struct {
 	rt      runtime.RuntimeServiceClient
 	img     runtime.ImageServiceClient
 	reg     *testregistry.Registry
-	image   string   // busybox test image reference in reg
-	pods    []string // pod names, whose cgroup parents the test removes
+	image   string // busybox test image reference in reg
+	// metricsAddr is krilld's /metrics host:port (envOptions.metrics).
+	metricsAddr string
+	pods        []string // pod names, whose cgroup parents the test removes
 	// leftovers: what of krilld's built-in network (envOptions) the test
 	// made and must remove.
 	leftovers []string
@@ -71,6 +74,9 @@ type envOptions struct {
 	// conflist of their own (bridge and subnet per test), which is safe
 	// next to a running krilld.
 	builtinNetwork bool
+	// metrics turns on the Prometheus endpoint at a free loopback port
+	// (env.metricsAddr).
+	metrics bool
 }
 
 func repoRoot(t testing.TB) string {
@@ -146,6 +152,12 @@ plugin_config_path = %q
 		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"),
 		filepath.Join(dir, "certs.d"), netd,
 		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"))), 0o644)
+	if opts.metrics {
+		e.metricsAddr = freeLoopbackPort(t)
+		f, _ := os.OpenFile(e.cfgFile, os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintf(f, "[metrics]\naddress = %q\n", e.metricsAddr)
+		f.Close()
+	}
 
 	e.reg = testregistry.Start(t, testregistry.Options{})
 	e.reg.Push(t, "e2e/busybox", "1", busyboxImage(t))
@@ -162,6 +174,16 @@ plugin_config_path = %q
 // nriSocket is where this krilld's NRI plugins connect: private to the
 // test, so concurrent krillds never share /var/run/nri/nri.sock.
 func (e *env) nriSocket() string { return filepath.Join(e.dir, "nri.sock") }
+
+// freeLoopbackPort returns a 127.0.0.1 address whose port was just free.
+func freeLoopbackPort(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
 
 func (e *env) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

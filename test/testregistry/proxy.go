@@ -25,6 +25,11 @@ type Proxy struct {
 	// StallBlobsAfter > 0 makes blob bodies stop (not close) after that
 	// many bytes until the client gives up.
 	StallBlobsAfter atomic.Int64
+	// TrickleBlobs > 0 makes blob bodies send at most 16 bytes per that
+	// many nanoseconds: a registry that is alive but never finishes.
+	TrickleBlobs atomic.Int64
+
+	inFlight, maxInFlight atomic.Int64 // blob GETs being served
 }
 
 // NewProxy proxies to r (which must serve plain HTTP) until the test ends.
@@ -36,8 +41,14 @@ func NewProxy(t testing.TB, r *Registry) *Proxy {
 	rp.Transport = r.client.Transport
 	rp.FlushInterval = -1
 	rp.ModifyResponse = func(resp *http.Response) error {
-		if n := p.StallBlobsAfter.Load(); n > 0 && strings.Contains(resp.Request.URL.Path, "/blobs/") && resp.Request.Method == "GET" {
+		if !isBlobGet(resp.Request) {
+			return nil
+		}
+		if n := p.StallBlobsAfter.Load(); n > 0 {
 			resp.Body = &stallingBody{ReadCloser: resp.Body, left: n, stop: make(chan struct{})}
+		}
+		if d := p.TrickleBlobs.Load(); d > 0 {
+			resp.Body = &tricklingBody{ReadCloser: resp.Body, every: time.Duration(d)}
 		}
 		return nil
 	}
@@ -50,6 +61,16 @@ func NewProxy(t testing.TB, r *Registry) *Proxy {
 		p.mu.Lock()
 		p.counts[req.Method+" "+req.URL.Path]++
 		p.mu.Unlock()
+		if isBlobGet(req) {
+			n := p.inFlight.Add(1)
+			defer p.inFlight.Add(-1)
+			for {
+				m := p.maxInFlight.Load()
+				if n <= m || p.maxInFlight.CompareAndSwap(m, n) {
+					break
+				}
+			}
+		}
 		rp.ServeHTTP(w, req)
 	})}
 	go srv.Serve(l)
@@ -69,6 +90,13 @@ func (p *Proxy) Count(method, sub string) int {
 		}
 	}
 	return n
+}
+
+// MaxBlobsInFlight is the most blob downloads that were served at once.
+func (p *Proxy) MaxBlobsInFlight() int { return int(p.maxInFlight.Load()) }
+
+func isBlobGet(req *http.Request) bool {
+	return req.Method == "GET" && strings.Contains(req.URL.Path, "/blobs/")
 }
 
 // Ref is the full reference of repo:tag through the proxy.
@@ -97,6 +125,19 @@ func (s *stallingBody) Read(b []byte) (int, error) {
 func (s *stallingBody) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	return s.ReadCloser.Close()
+}
+
+type tricklingBody struct {
+	io.ReadCloser
+	every time.Duration
+}
+
+func (s *tricklingBody) Read(b []byte) (int, error) {
+	time.Sleep(s.every)
+	if len(b) > 16 {
+		b = b[:16]
+	}
+	return s.ReadCloser.Read(b)
 }
 
 // Silent starts a TCP listener on 127.0.0.1 that accepts connections and
