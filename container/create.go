@@ -89,7 +89,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 
 	// 2. The OCI spec, with limits.
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
-	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
+	cgroupsPath := m.Cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
 		ID:                 id,
 		Config:             cfg,
@@ -104,6 +104,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		CgroupsPath:        cgroupsPath,
 		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
 		SeccompProfileRoot: m.SeccompProfileRoot,
+		UnifiedCgroups:     m.Cgroups.Mode() == cgroups.ModeV2,
 	})
 	if err != nil {
 		return "", err

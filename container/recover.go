@@ -27,16 +27,16 @@ func (m *Manager) Recover(ctx context.Context) {
 			m.closeExited(c.ID)
 		case runtime.ContainerState_CONTAINER_RUNNING:
 			if exit := m.Runtime.Exited(c.ID); exit != nil {
-				m.recordExit(c.ID, exit)
+				m.recordExit(c.ID, exit, false)
 				continue
 			}
-			go m.wait(c.ID)
+			go m.wait(c.ID, m.watchOOM(c.ID, c.CgroupsPath))
 		case runtime.ContainerState_CONTAINER_CREATED:
 			if exit := m.Runtime.Exited(c.ID); exit != nil {
-				m.recordExit(c.ID, exit)
+				m.recordExit(c.ID, exit, false)
 			}
 		default:
-			m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()})
+			m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()}, false)
 		}
 	}
 	entries, err := os.ReadDir(m.StateDir)

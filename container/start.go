@@ -27,11 +27,13 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
+	oom := m.watchOOM(c.ID, c.CgroupsPath)
 	if err := m.Runtime.Start(ctx, c.ID); err != nil {
 		// The process may have died in between (e.g. a bad entrypoint is
 		// only found at exec time): record that as the container's end.
+		killed := oom.end()
 		if exit := m.Runtime.Exited(c.ID); exit != nil {
-			m.recordExit(c.ID, exit)
+			m.recordExit(c.ID, exit, killed)
 		}
 		return fmt.Errorf("start container %s: %w", c.ID, err)
 	}
@@ -41,27 +43,30 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		return nil
 	})
 	if err != nil {
+		oom.end()
 		return err
 	}
 	m.emit(c, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
-	go m.wait(c.ID)
+	go m.wait(c.ID, oom)
 	return nil
 }
 
-// wait blocks until the container exits and records it. It runs once per
-// started container, also for containers recovered after a restart.
-func (m *Manager) wait(id string) {
+// wait blocks until the container exits and records it, with what oom saw.
+// It runs once per started container, also for containers recovered after a
+// restart.
+func (m *Manager) wait(id string, oom *oomWatch) {
 	exit, err := m.Runtime.Wait(context.Background(), id)
 	if err != nil {
 		m.Log.Warn("wait for container", "container", id, "err", err)
 		exit = &oci.Exit{Code: 255, FinishedAt: time.Now()}
 	}
-	m.recordExit(id, exit)
+	m.recordExit(id, exit, oom.end())
 }
 
 // recordExit writes an exit into the record once, with the reason kubelet
-// shows: OOMKilled when the cgroup saw an OOM kill, else Completed/Error.
-func (m *Manager) recordExit(id string, exit *oci.Exit) {
+// shows: OOMKilled when an OOM kill was watched (oomSeen) or the cgroup's
+// counters still show one, else Completed/Error.
+func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 	var recorded bool
 	c, err := m.Containers.Update(id, func(r *store.Container) error {
 		if r.State == runtime.ContainerState_CONTAINER_EXITED {
@@ -76,7 +81,7 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 			r.StartedAt = r.FinishedAt
 		}
 		switch oom, _ := m.Cgroups.OOMKilled(r.CgroupsPath); {
-		case oom:
+		case oom || oomSeen:
 			r.Reason = "OOMKilled"
 		case exit.Code == 0:
 			r.Reason = "Completed"

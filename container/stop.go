@@ -87,7 +87,7 @@ func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool
 		if err != nil {
 			return false
 		}
-		m.recordExit(id, exit)
+		m.recordExit(id, exit, false)
 		return true
 	}
 	select {

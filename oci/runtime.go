@@ -24,6 +24,10 @@ type Config struct {
 	RuncRoot string // runc --root (state/runc)
 	ShimPath string // krill-shim binary; "" = "krill-shim" from PATH
 	ShimDir  string // state/shims: one directory per container
+	// SystemdCgroup runs every runc command with --systemd-cgroup: the
+	// systemd cgroup driver, for cgroupsPaths of the "slice:prefix:name"
+	// form.
+	SystemdCgroup bool
 }
 
 // CreateOpts describes a container to create under a shim.
@@ -69,7 +73,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return &Runtime{
 		cfg:  cfg,
-		runc: &runc.Runc{Command: cfg.RuncPath, Root: cfg.RuncRoot},
+		runc: &runc.Runc{Command: cfg.RuncPath, Root: cfg.RuncRoot, SystemdCgroup: cfg.SystemdCgroup},
 	}, nil
 }
 

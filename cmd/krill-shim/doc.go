@@ -25,6 +25,10 @@
 //
 //	krill-shim -id ID -bundle DIR -runc PATH -root DIR -dir SHIMDIR
 //	           [-log FILE] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
+//	           [-systemd-cgroup]
+//
+// -systemd-cgroup runs `runc --systemd-cgroup create`: the container's
+// cgroupsPath is then runc's "slice:prefix:name" and systemd makes its scope.
 //
 // Environment: krilld sets GOMAXPROCS=1 and GOGC=25 (read by the Go runtime
 // before main; neither is passed on to runc). KRILL_SHIM_TRIM_INTERVAL

@@ -83,8 +83,10 @@ func check(cfg *config.Config, w io.Writer) int {
 
 	if m, err := cgroups.NewManager("/sys/fs/cgroup"); err != nil {
 		report(false, true, "cgroups", err.Error())
+	} else if d, err := cgroups.ChooseDriver(cfg.Cgroup.Driver, m.Mode(), cgroups.SystemdBooted()); err != nil {
+		report(false, true, "cgroups", "mode "+m.Mode()+": "+err.Error())
 	} else {
-		report(true, true, "cgroups", "mode "+m.Mode()+", driver "+cfg.Cgroup.Driver)
+		report(true, true, "cgroups", fmt.Sprintf("mode %s, driver %s (configured %q)", m.Mode(), d, cfg.Cgroup.Driver))
 	}
 	if hasFilesystem("overlay") {
 		report(true, true, "overlayfs", "available for container root filesystems")

@@ -80,18 +80,19 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
+	cg, err := newCgroups(cfg.Cgroup.Driver)
+	if err != nil {
+		return nil, err
+	}
 	rt, err := oci.New(oci.Config{
-		RuncPath: runc,
-		RuncRoot: filepath.Join(cfg.State, "runc"),
-		ShimPath: shim,
-		ShimDir:  filepath.Join(cfg.State, "shims"),
+		RuncPath:      runc,
+		RuncRoot:      filepath.Join(cfg.State, "runc"),
+		ShimPath:      shim,
+		ShimDir:       filepath.Join(cfg.State, "shims"),
+		SystemdCgroup: cg.Driver() == cgroups.DriverSystemd,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oci runtime: %w", err)
-	}
-	cg, err := cgroups.NewManager("/sys/fs/cgroup")
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
 	}
 	podStore, err := store.New[store.Pod](filepath.Join(cfg.Root, "pods"), "pod.json", "pod sandbox")
 	if err != nil {
@@ -248,4 +249,21 @@ func daemonOOMScoreAdj() int {
 		return -1000
 	}
 	return daemonOOMScoreAdjValue()
+}
+
+// newCgroups detects the host's cgroup layout and settles the configured
+// driver ("auto" becomes systemd or cgroupfs here, once).
+func newCgroups(driver string) (*cgroups.Manager, error) {
+	cg, err := cgroups.NewManager("/sys/fs/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	d, err := cgroups.ChooseDriver(driver, cg.Mode(), cgroups.SystemdBooted())
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	if err := cg.SetDriver(d); err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	return cg, nil
 }
