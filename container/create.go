@@ -105,6 +105,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
 		SeccompProfileRoot: m.SeccompProfileRoot,
 		UnifiedCgroups:     m.Cgroups.Mode() == cgroups.ModeV2,
+		AppArmor:           m.AppArmor,
 	})
 	if err != nil {
 		return "", err

@@ -11,6 +11,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -27,7 +28,10 @@ type Config struct {
 	Cgroups            *cgroups.Manager
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
-	Log                *slog.Logger
+	// AppArmor is the host's AppArmor (apparmor.Host); nil is a host
+	// without it.
+	AppArmor spec.AppArmor
+	Log      *slog.Logger
 }
 
 // Manager runs app containers.
@@ -56,6 +60,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	return m, nil
 }
+
+// AppArmorEnabled reports whether containers get AppArmor profiles.
+func (m *Manager) AppArmorEnabled() bool { return m.AppArmor != nil && m.AppArmor.Enabled() }
 
 // Get returns a container record by ID or unique ID prefix.
 func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.Get(id) }

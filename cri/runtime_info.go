@@ -35,7 +35,15 @@ func (s *Server) Status(ctx context.Context, r *runtime.StatusRequest) (*runtime
 		Features: &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}
 	if r.GetVerbose() {
-		resp.Info = map[string]string{"config": s.configJSON()}
+		apparmor := "disabled"
+		if s.containers.AppArmorEnabled() {
+			apparmor = "enabled"
+		}
+		resp.Info = map[string]string{
+			"config":       s.configJSON(),
+			"cgroupDriver": s.pods.Cgroups.Driver(),
+			"apparmor":     apparmor,
+		}
 	}
 	return resp, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/krill-runtime/krill/apparmor"
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
@@ -124,7 +125,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
 		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg,
-		DaemonOOMScoreAdj: oomAdj, Log: log,
+		DaemonOOMScoreAdj: oomAdj, AppArmor: &apparmor.Host{}, Log: log,
 	})
 	if err != nil {
 		return nil, err
