@@ -3,6 +3,7 @@ package apparmor
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -36,9 +37,16 @@ func (h *Host) Loaded(profile string) (bool, error) {
 		return false, fmt.Errorf("list apparmor profiles: %w", err)
 	}
 	defer f.Close()
-	s := bufio.NewScanner(f)
+	return listed(f, profile)
+}
+
+// listed finds profile in the kernel's profile list, whose lines are
+// "name (mode)"; names may contain spaces only before the mode.
+func listed(r io.Reader, profile string) (bool, error) {
+	s := bufio.NewScanner(r)
 	for s.Scan() {
-		if name, _, _ := strings.Cut(s.Text(), " ("); name == profile {
+		line := s.Text()
+		if i := strings.LastIndex(line, " ("); i >= 0 && line[:i] == profile {
 			return true, nil
 		}
 	}
