@@ -156,6 +156,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	pods.Recover(ctx)
 	srv.SetReady()
 	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
+		"cgroups", cg.Mode(), "cgroup_driver", cg.Driver(), "apparmor", ctrs.AppArmorEnabled(),
 		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
 	return d, nil
 }
