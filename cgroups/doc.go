@@ -4,7 +4,12 @@
 //     and back (FromOCI), and the oom_score_adj clamp (OOMScoreAdj);
 //   - describing which cgroup files those resources become on cgroup v1 and
 //     v2 (V1Files, V2Files), the same way runc 1.1.5 writes them;
-//   - naming container cgroups for the cgroupfs driver (ContainerPath);
+//   - the cgroup driver (ChooseDriver: cgroupfs, or systemd where systemd
+//     owns a v2 tree) and naming container cgroups in its form
+//     (ContainerPath: "/parent/<id>" or runc's "slice:krill:<id>"),
+//     refusing a pod parent of the other driver's form (ValidateParent);
+//     every reader below takes either form and finds the real directory,
+//     expanding systemd slice names (ExpandSlice);
 //   - detecting the host layout (v1, hybrid, v2), trimming resources the
 //     host cannot enforce (DropUnsupported), reading statistics (Stats),
 //     noticing OOM kills (OOMKilled, WatchOOM) and removing cgroups in every

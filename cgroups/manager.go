@@ -27,6 +27,10 @@ const (
 type Manager struct {
 	root string
 	mode string
+	// driver is DriverCgroupfs or DriverSystemd: the form of the cgroup
+	// paths ContainerPath makes and ValidateParent accepts. Reading and
+	// removing take paths of either form.
+	driver string
 	// hierarchies are the directories a container cgroup appears in: every
 	// v1 hierarchy (including name=systemd) and, in hybrid mode, the
 	// unified one; on v2 only root.
@@ -47,7 +51,7 @@ type Manager struct {
 //     controllers, plus cgroup2 at root/unified with only hugetlb);
 //   - v1 when root holds at least a memory hierarchy.
 func NewManager(root string) (*Manager, error) {
-	m := &Manager{root: filepath.Clean(root)}
+	m := &Manager{root: filepath.Clean(root), driver: DriverCgroupfs}
 	switch {
 	case exists(filepath.Join(m.root, "cgroup.controllers")):
 		m.mode = ModeV2
@@ -137,6 +141,30 @@ func v2SwapAccounting(root string) bool {
 
 // Mode returns ModeV1, ModeHybrid or ModeV2.
 func (m *Manager) Mode() string { return m.mode }
+
+// SetDriver selects the cgroup driver (DriverCgroupfs or DriverSystemd, as
+// returned by ChooseDriver) before the manager is shared; NewManager starts
+// with cgroupfs.
+func (m *Manager) SetDriver(driver string) error {
+	if driver != DriverCgroupfs && driver != DriverSystemd {
+		return fmt.Errorf("cgroup driver %q: %w", driver, errdefs.ErrInvalidArgument)
+	}
+	m.driver = driver
+	return nil
+}
+
+// Driver returns DriverCgroupfs or DriverSystemd.
+func (m *Manager) Driver() string { return m.driver }
+
+// ContainerPath is the OCI cgroupsPath of container id in a pod with cgroup
+// parent parent, in this manager's driver's form (see ContainerPath).
+func (m *Manager) ContainerPath(parent, id string) string {
+	return ContainerPath(m.driver, parent, id)
+}
+
+// ValidateParent checks a pod's cgroup parent against this manager's driver
+// (see ValidateParent).
+func (m *Manager) ValidateParent(parent string) error { return ValidateParent(m.driver, parent) }
 
 // Root returns the cgroup root the manager was made for.
 func (m *Manager) Root() string { return m.root }

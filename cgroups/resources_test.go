@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -307,46 +306,6 @@ func TestFromOCI(t *testing.T) {
 				t.Fatalf("FromOCI:\n got %v\nwant %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestContainerPath(t *testing.T) {
-	tests := []struct{ parent, id, want string }{
-		{"/kubepods/burstable/pod1234", "abc", "/kubepods/burstable/pod1234/abc"},
-		{"/kubepods/besteffort/pod1234/", "abc", "/kubepods/besteffort/pod1234/abc"},
-		{"kubepods/pod1", "abc", "/kubepods/pod1/abc"},
-		{"", "abc", "/krill/abc"},
-	}
-	for _, tt := range tests {
-		if got := ContainerPath(tt.parent, tt.id); got != tt.want {
-			t.Errorf("ContainerPath(%q, %q) = %q, want %q", tt.parent, tt.id, got, tt.want)
-		}
-	}
-}
-
-func TestValidateDriverAndParent(t *testing.T) {
-	for _, ok := range []string{"", "cgroupfs"} {
-		if err := ValidateDriver(ok); err != nil {
-			t.Errorf("ValidateDriver(%q) = %v", ok, err)
-		}
-	}
-	err := ValidateDriver("systemd")
-	if !errdefs.IsInvalidArgument(err) || err.Error() != "cgroup driver systemd is not supported yet; use cgroupfs: invalid argument" {
-		t.Errorf("ValidateDriver(systemd) = %v", err)
-	}
-	if err := ValidateDriver("foo"); !errdefs.IsInvalidArgument(err) {
-		t.Errorf("ValidateDriver(foo) = %v", err)
-	}
-
-	for _, ok := range []string{"", "/kubepods/burstable/pod1", "/krill"} {
-		if err := ValidateParent(ok); err != nil {
-			t.Errorf("ValidateParent(%q) = %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"kubepods-burstable-pod1.slice", "/kubepods.slice/kubepods-pod1.slice", "/kubepods/../etc"} {
-		if err := ValidateParent(bad); !errdefs.IsInvalidArgument(err) {
-			t.Errorf("ValidateParent(%q) = %v, want invalid argument", bad, err)
-		}
 	}
 }
 

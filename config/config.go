@@ -81,7 +81,9 @@ type CNIConfig struct {
 
 // CgroupConfig selects how cgroups are managed.
 type CgroupConfig struct {
-	// Driver is "cgroupfs" (the only one supported; "systemd" is refused).
+	// Driver is "cgroupfs", "systemd" or "auto" (systemd when systemd is
+	// PID 1 on a pure cgroup v2 host, else cgroupfs; see
+	// cgroups.ChooseDriver).
 	Driver string `toml:"driver"`
 }
 
@@ -160,7 +162,7 @@ func Defaults() *Config {
 			ConfDir: "/etc/cni/net.d",
 			BinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
 		},
-		Cgroup:    CgroupConfig{Driver: "cgroupfs"},
+		Cgroup:    CgroupConfig{Driver: "auto"},
 		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, DrainExecIOTimeout: Duration{3 * time.Second}},
 		NRI: NRIConfig{
 			Enable:              true,
@@ -261,11 +263,9 @@ func (c *Config) Validate() error {
 		return errors.New("key cni.bin_dirs: name at least one directory")
 	}
 	switch c.Cgroup.Driver {
-	case "cgroupfs":
-	case "systemd":
-		return errors.New(`key cgroup.driver: "systemd" is not supported yet; use "cgroupfs"`)
+	case "cgroupfs", "systemd", "auto":
 	default:
-		return fmt.Errorf("key cgroup.driver: %q is not cgroupfs", c.Cgroup.Driver)
+		return fmt.Errorf("key cgroup.driver: %q is not one of cgroupfs, systemd, auto", c.Cgroup.Driver)
 	}
 	if net.ParseIP(c.Streaming.Address) == nil {
 		return fmt.Errorf("key streaming.address: %q is not an IP address", c.Streaming.Address)

@@ -26,7 +26,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if c.Root != "/var/lib/krill" || c.State != "/run/krill" || c.Listen != "unix:///run/krill/krill.sock" {
 		t.Errorf("dirs: %+v", c)
 	}
-	if c.PauseImage != "registry.k8s.io/pause:3.10" || c.Cgroup.Driver != "cgroupfs" {
+	if c.PauseImage != "registry.k8s.io/pause:3.10" || c.Cgroup.Driver != "auto" {
 		t.Errorf("pause/cgroup: %+v", c)
 	}
 	// containerd's defaults: image_pull_progress_timeout, max_concurrent_downloads.
@@ -77,7 +77,7 @@ func TestRefusals(t *testing.T) {
 		{"state too long for sockets", "state = \"/var/run/a/very/long/state/directory\"\n", "too long"},
 		{"bad listen", "listen = \"tcp://1.2.3.4:5\"\n", "listen"},
 		{"bad log level", "log_level = \"loud\"\n", "log_level"},
-		{"systemd driver", "[cgroup]\ndriver = \"systemd\"\n", "cgroup.driver"},
+		{"unknown driver", "[cgroup]\ndriver = \"sysd\"\n", "cgroup.driver"},
 		{"bad port", "[streaming]\nport = 70000\n", "streaming.port"},
 		{"bad address", "[streaming]\naddress = \"localhost\"\n", "streaming.address"},
 		{"no bin dirs", "[cni]\nbin_dirs = []\n", "cni.bin_dirs"},

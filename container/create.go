@@ -101,7 +101,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	t := time.Now()
 	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
-	cgroupsPath := cgroups.ContainerPath(pod.CgroupParent, id)
+	cgroupsPath := m.Cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
 		ID:                 id,
 		Config:             cfg,
@@ -117,6 +117,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
 		SeccompProfileRoot: m.SeccompProfileRoot,
 		AllowedAnnotations: m.AllowedAnnotations,
+		UnifiedCgroups:     m.Cgroups.Mode() == cgroups.ModeV2,
+		AppArmor:           m.AppArmor,
 	})
 	if err != nil {
 		return "", err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/containerd/errdefs"
 )
@@ -31,5 +32,34 @@ func containerLogPath(dir, path string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("pod log directory: %w", err)
 	}
+	if err := refuseLinks(dir, path); err != nil {
+		return "", err
+	}
 	return filepath.Join(dir, path), nil
+}
+
+// refuseLinks fails, at CreateContainer, a log path that already runs
+// through a symlink or names something other than a regular file below
+// dir, so the mistake is reported where it was made. It is no defence
+// against a link planted later: the shim opens the file at StartContainer
+// without following links (cmd/krill-shim/log.go), and that is what keeps
+// the host safe.
+func refuseLinks(dir, path string) error {
+	cur := dir
+	parts := strings.Split(filepath.Clean(path), string(filepath.Separator))
+	for i, part := range parts {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("container log_path %q: %w", path, err)
+		}
+		last := i == len(parts)-1
+		if fi.Mode()&os.ModeSymlink != 0 || (last && !fi.Mode().IsRegular()) || (!last && !fi.IsDir()) {
+			return fmt.Errorf("container log_path %q: %s is a symlink or not a regular file or directory: %w", path, cur, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
 }

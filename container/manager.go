@@ -33,7 +33,10 @@ type Config struct {
 	SeccompProfileRoot string
 	NRI                *nri.Service            // node resource plugins; nil or disabled: none
 	AllowedAnnotations spec.AllowedAnnotations // CRI annotations passed into OCI specs
-	Log                *slog.Logger
+	// AppArmor is the host's AppArmor (apparmor.Host); nil is a host
+	// without it.
+	AppArmor spec.AppArmor
+	Log      *slog.Logger
 }
 
 // Manager runs app containers.
@@ -67,6 +70,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	return m, nil
 }
+
+// AppArmorEnabled reports whether containers get AppArmor profiles.
+func (m *Manager) AppArmorEnabled() bool { return m.AppArmor != nil && m.AppArmor.Enabled() }
 
 // Get returns a container record by ID or unique ID prefix.
 func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.Get(id) }

@@ -68,13 +68,13 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 		m.closeExited(c.ID)
 	case runtime.ContainerState_CONTAINER_RUNNING:
 		if exit := m.Runtime.Exited(c.ID); exit != nil {
-			m.recordExit(c.ID, exit)
+			m.recordExit(c.ID, exit, false)
 			return
 		}
-		go m.wait(c.ID)
+		go m.wait(c.ID, m.watchOOM(c.ID, c.CgroupsPath))
 	case runtime.ContainerState_CONTAINER_CREATED:
 		if exit := m.Runtime.Exited(c.ID); exit != nil {
-			m.recordExit(c.ID, exit)
+			m.recordExit(c.ID, exit, false)
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
@@ -88,7 +88,7 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 		case "running":
 			m.Log.Warn("container started by a krilld that died in StartContainer: recorded running", "container", c.ID)
 			pid, _ := m.Runtime.Pid(c.ID)
-			m.markRunning(c.ID, pid, time.Now())
+			m.markRunning(c.ID, pid, time.Now(), m.watchOOM(c.ID, c.CgroupsPath))
 		case "created", "stopped":
 			// krilld died between the shim/`runc create` and `runc start`:
 			// what it made goes, and StartContainer makes it anew.
@@ -99,7 +99,7 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 			cancel()
 		}
 	default:
-		m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()})
+		m.recordExit(c.ID, &oci.Exit{Code: 255, FinishedAt: time.Now()}, false)
 	}
 }
 

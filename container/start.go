@@ -53,25 +53,30 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		// The container has run none of its own code yet.
 		err = sandbox.CheckPause(pod)
 	}
-	if err == nil {
-		metrics.ObserveStep("runc", time.Since(t))
-		t = time.Now()
-		err = m.Runtime.Start(ctx, c.ID)
-	}
 	if err != nil {
 		return m.startFailed(c, err)
 	}
+	metrics.ObserveStep("runc", time.Since(t))
+	// The OOM watch starts before the process runs: under systemd the
+	// scope's memory.events is gone by the time its exit reaches krilld.
+	// `runc create` has made the cgroup by now.
+	oom := m.watchOOM(c.ID, c.CgroupsPath)
+	t = time.Now()
+	if err := m.Runtime.Start(ctx, c.ID); err != nil {
+		oom.end()
+		return m.startFailed(c, err)
+	}
 	metrics.ObserveStep("start", time.Since(t))
-	m.markRunning(c.ID, pid, time.Now())
+	m.markRunning(c.ID, pid, time.Now(), oom)
 	m.NRI.PostStartContainer(ctx, c)
 	return nil
 }
 
 // markRunning records a started container as running and starts its
-// waiter. It runs: a record that cannot be written now (full disk) is
-// kept in memory and written later, never left saying CREATED with
-// nobody watching the process.
-func (m *Manager) markRunning(id string, pid int, startedAt time.Time) {
+// waiter (with oom, the container's OOM watch, or nil). It runs: a record
+// that cannot be written now (full disk) is kept in memory and written
+// later, never left saying CREATED with nobody watching the process.
+func (m *Manager) markRunning(id string, pid int, startedAt time.Time, oom *oomWatch) {
 	c, err := m.Containers.Settle(id, func(r *store.Container) error {
 		r.State = runtime.ContainerState_CONTAINER_RUNNING
 		r.Pid = pid
@@ -81,11 +86,12 @@ func (m *Manager) markRunning(id string, pid int, startedAt time.Time) {
 	if err != nil {
 		m.Log.Warn("record container start", "container", id, "err", err)
 		if errdefs.IsNotFound(err) {
+			oom.end()
 			return
 		}
 	}
 	m.emit(c, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
-	go m.wait(id)
+	go m.wait(id, oom)
 }
 
 // startErrorCode is the exit code of a container whose process never ran
@@ -123,20 +129,22 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 	return fmt.Errorf("start container %s: %w", c.ID, err)
 }
 
-// wait blocks until the container exits and records it. It runs once per
-// started container, also for containers recovered after a restart.
-func (m *Manager) wait(id string) {
+// wait blocks until the container exits and records it, with what oom saw.
+// It runs once per started container, also for containers recovered after a
+// restart.
+func (m *Manager) wait(id string, oom *oomWatch) {
 	exit, err := m.Runtime.Wait(context.Background(), id)
 	if err != nil {
 		m.Log.Warn("wait for container", "container", id, "err", err)
 		exit = &oci.Exit{Code: 255, FinishedAt: time.Now()}
 	}
-	m.recordExit(id, exit)
+	m.recordExit(id, exit, oom.end())
 }
 
 // recordExit writes an exit into the record once, with the reason kubelet
-// shows: OOMKilled when the cgroup saw an OOM kill, else Completed/Error.
-func (m *Manager) recordExit(id string, exit *oci.Exit) {
+// shows: OOMKilled when an OOM kill was watched (oomSeen) or the cgroup's
+// counters still show one, else Completed/Error.
+func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 	var recorded bool
 	c, err := m.Containers.Settle(id, func(r *store.Container) error {
 		if r.State == runtime.ContainerState_CONTAINER_EXITED {
@@ -150,7 +158,7 @@ func (m *Manager) recordExit(id string, exit *oci.Exit) {
 		case exit.ShimDied:
 			r.Reason = "ShimDied"
 			r.Message = "krill-shim died before the container: the container was killed (or found dead), its output after that point is lost"
-		case oom:
+		case oom || oomSeen:
 			r.Reason = "OOMKilled"
 		case exit.Code == 0:
 			r.Reason = "Completed"

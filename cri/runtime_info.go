@@ -5,6 +5,7 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/version"
 )
 
@@ -39,11 +40,14 @@ func (s *Server) Status(ctx context.Context, r *runtime.StatusRequest) (*runtime
 	return resp, nil
 }
 
-// RuntimeConfig tells kubelet which cgroup driver to use.
+// RuntimeConfig tells kubelet which cgroup driver is in force (kubelet >=
+// 1.31 uses it instead of its own cgroupDriver setting).
 func (s *Server) RuntimeConfig(ctx context.Context, r *runtime.RuntimeConfigRequest) (*runtime.RuntimeConfigResponse, error) {
-	return &runtime.RuntimeConfigResponse{Linux: &runtime.LinuxRuntimeConfiguration{
-		CgroupDriver: runtime.CgroupDriver_CGROUPFS,
-	}}, nil
+	driver := runtime.CgroupDriver_CGROUPFS
+	if s.pods.Cgroups.Driver() == cgroups.DriverSystemd {
+		driver = runtime.CgroupDriver_SYSTEMD
+	}
+	return &runtime.RuntimeConfigResponse{Linux: &runtime.LinuxRuntimeConfiguration{CgroupDriver: driver}}, nil
 }
 
 // UpdateRuntimeConfig stores the pod CIDR kubelet learned from the node

@@ -15,9 +15,9 @@ func (s *Server) verboseStatus(resp *runtime.StatusResponse) map[string]string {
 		"cniconfig":       s.network.Describe(),
 		"runtimeHandlers": resp.GetRuntimeHandlers(),
 		"features":        resp.GetFeatures(),
-		"cgroup":          map[string]string{"mode": s.cgroups.Mode(), "driver": s.cfg.Cgroup.Driver, "root": s.cgroups.Root()},
-		// Krill has no NRI support yet.
-		"nri": map[string]any{"enabled": false, "state": "disabled"},
+		"cgroup":          map[string]string{"mode": s.cgroups.Mode(), "driver": s.cgroups.Driver(), "configured": s.cfg.Cgroup.Driver, "root": s.cgroups.Root()},
+		"apparmor":        map[string]bool{"enabled": s.containers.AppArmorEnabled()},
+		"nri":             map[string]any{"enabled": s.cfg.NRI.Enable, "socket": s.cfg.NRI.SocketPath},
 	}
 	out := make(map[string]string, len(info))
 	for k, v := range info {

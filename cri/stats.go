@@ -58,7 +58,7 @@ func (s *Server) podStats(ctx context.Context, p store.Pod) *runtime.PodSandboxS
 		Network:    sandbox.NetworkStats(p),
 		Containers: s.containers.ListStats(ctx, &runtime.ContainerStatsFilter{PodSandboxId: p.ID}),
 	}
-	path := sandbox.PodCgroup(p)
+	path := s.pods.PodCgroup(p)
 	if cs, err := s.pods.Cgroups.Stats(path); err == nil {
 		linux.Cpu, linux.Memory = container.CgroupStats(path, cs)
 		linux.Process = &runtime.ProcessUsage{Timestamp: cs.Timestamp.UnixNano(), ProcessCount: &runtime.UInt64Value{Value: cs.PidsCurrent}}
@@ -82,7 +82,7 @@ func (s *Server) ListPodSandboxMetrics(ctx context.Context, r *runtime.ListPodSa
 	var out []*runtime.PodSandboxMetrics
 	for _, p := range s.pods.List() {
 		pm := &runtime.PodSandboxMetrics{PodSandboxId: p.ID, ContainerMetrics: s.containers.Metrics(ctx, p)}
-		if cs, err := s.pods.Cgroups.Stats(sandbox.PodCgroup(p)); err == nil {
+		if cs, err := s.pods.Cgroups.Stats(s.pods.PodCgroup(p)); err == nil {
 			md := p.Config.GetMetadata()
 			pm.Metrics = cgroups.Metrics(cs, cgroups.MetricLabels{Pod: md.GetName(), Namespace: md.GetNamespace(), ID: p.ID}, nil)
 		}

@@ -27,7 +27,7 @@ func (s *Service) CreateContainer(ctx context.Context, pod store.Pod, c store.Co
 	if !s.Enabled() {
 		return false, nil
 	}
-	resp, err := s.nri.CreateContainer(ctx, &api.CreateContainerRequest{Pod: podToNRI(pod), Container: containerToNRI(c, spec)})
+	resp, err := s.nri.CreateContainer(ctx, &api.CreateContainerRequest{Pod: s.podToNRI(pod), Container: containerToNRI(c, spec)})
 	if err != nil {
 		return false, fmt.Errorf("NRI CreateContainer of %s: %v: %w", c.ID, err, errdefs.ErrFailedPrecondition)
 	}
@@ -143,7 +143,7 @@ func (s *Service) pod(c store.Container) *api.PodSandbox {
 	if err != nil {
 		return &api.PodSandbox{Id: c.PodID}
 	}
-	return podToNRI(p)
+	return s.podToNRI(p)
 }
 
 // containerToNRI describes a container the way NRI plugins see it: its

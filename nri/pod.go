@@ -19,7 +19,7 @@ func (s *Service) RunPodSandbox(ctx context.Context, pod store.Pod) error {
 	if !s.Enabled() {
 		return nil
 	}
-	if err := s.nri.RunPodSandbox(ctx, &api.RunPodSandboxRequest{Pod: podToNRI(pod)}); err != nil {
+	if err := s.nri.RunPodSandbox(ctx, &api.RunPodSandboxRequest{Pod: s.podToNRI(pod)}); err != nil {
 		return fmt.Errorf("NRI RunPodSandbox of pod %s: %v: %w", pod.ID, err, errdefs.ErrFailedPrecondition)
 	}
 	return nil
@@ -32,7 +32,7 @@ func (s *Service) StopPodSandbox(ctx context.Context, pod store.Pod) {
 	if !s.Enabled() {
 		return
 	}
-	if err := s.nri.StopPodSandbox(ctx, &api.StopPodSandboxRequest{Pod: podToNRI(pod)}); err != nil {
+	if err := s.nri.StopPodSandbox(ctx, &api.StopPodSandboxRequest{Pod: s.podToNRI(pod)}); err != nil {
 		s.Log.Warn("NRI StopPodSandbox", "pod", pod.ID, "err", err)
 	}
 }
@@ -42,13 +42,13 @@ func (s *Service) RemovePodSandbox(ctx context.Context, pod store.Pod) {
 	if !s.Enabled() {
 		return
 	}
-	if err := s.nri.RemovePodSandbox(ctx, &api.RemovePodSandboxRequest{Pod: podToNRI(pod)}); err != nil {
+	if err := s.nri.RemovePodSandbox(ctx, &api.RemovePodSandboxRequest{Pod: s.podToNRI(pod)}); err != nil {
 		s.Log.Warn("NRI RemovePodSandbox", "pod", pod.ID, "err", err)
 	}
 }
 
 // podToNRI describes a pod record the way NRI plugins see pods.
-func podToNRI(p store.Pod) *api.PodSandbox {
+func (s *Service) podToNRI(p store.Pod) *api.PodSandbox {
 	md := p.Config.GetMetadata()
 	linux := p.Config.GetLinux()
 	var ns []*api.LinuxNamespace
@@ -76,7 +76,7 @@ func podToNRI(p store.Pod) *api.PodSandbox {
 			PodOverhead:  api.FromOCILinuxResources(cgroups.ToOCI(linux.GetOverhead(), 0), nil),
 			PodResources: api.FromOCILinuxResources(cgroups.ToOCI(linux.GetResources(), 0), nil),
 			CgroupParent: p.CgroupParent,
-			CgroupsPath:  cgroups.ContainerPath(p.CgroupParent, p.ID),
+			CgroupsPath:  s.Cgroups.ContainerPath(p.CgroupParent, p.ID),
 			Namespaces:   ns,
 		},
 		Pid: uint32(p.PausePid),

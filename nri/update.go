@@ -23,7 +23,7 @@ import (
 func (s *Service) synchronize(ctx context.Context, sync nri.SyncCB) error {
 	var pods []*api.PodSandbox
 	for _, p := range s.Pods.List() {
-		pods = append(pods, podToNRI(p))
+		pods = append(pods, s.podToNRI(p))
 	}
 	var ctrs []*api.Container
 	for _, c := range s.Containers.List() {

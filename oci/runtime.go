@@ -27,6 +27,10 @@ type Config struct {
 	// ExecDrain is how long Exec waits for output once the exec'd process
 	// exited; 0 waits until Exec's context ends.
 	ExecDrain time.Duration
+	// SystemdCgroup runs every runc command with --systemd-cgroup: the
+	// systemd cgroup driver, for cgroupsPaths of the "slice:prefix:name"
+	// form.
+	SystemdCgroup bool
 }
 
 // CreateOpts describes a container to create under a shim.
@@ -76,7 +80,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	return &Runtime{
 		cfg:  cfg,
-		runc: &runc.Runc{Command: cfg.RuncPath, Root: cfg.RuncRoot},
+		runc: &runc.Runc{Command: cfg.RuncPath, Root: cfg.RuncRoot, SystemdCgroup: cfg.SystemdCgroup},
 	}, nil
 }
 

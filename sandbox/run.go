@@ -28,7 +28,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := validate(cfg); err != nil {
 		return "", err
 	}
-	if err := cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
+	if err := m.Cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
 		return "", err
 	}
 	start := time.Now()
@@ -243,7 +243,8 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		ImageName:               imageName,
 		Rootfs:                  rootfs,
 		NetNSPath:               pod.NetNS,
-		CgroupsPath:             cgroups.ContainerPath(pod.CgroupParent, pod.ID),
+		CgroupsPath:             m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID),
+		UnifiedCgroups:          m.Cgroups.Mode() == cgroups.ModeV2,
 		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
 		EnableUnprivilegedPorts: true,
 		EnableUnprivilegedICMP:  true,
@@ -294,7 +295,7 @@ func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
 		ok = false
 	}
 	ok = m.unmountPause(ctx, pod.ID) && ok
-	if err := m.Cgroups.Remove(cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
+	if err := m.Cgroups.Remove(m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
 		m.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
 		ok = false
 	}

@@ -10,17 +10,18 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/store"
 )
 
 // PodCgroup is the cgroup whose counters describe the whole pod: kubelet's
-// pod cgroup (the cgroup parent) when it gave one, else pause's own.
-func PodCgroup(p store.Pod) string {
+// pod cgroup (the cgroup parent: a path, or a slice name under the systemd
+// driver, which the cgroups package expands) when it gave one, else pause's
+// own.
+func (m *Manager) PodCgroup(p store.Pod) string {
 	if p.CgroupParent != "" {
 		return p.CgroupParent
 	}
-	return cgroups.ContainerPath("", p.ID)
+	return m.Cgroups.ContainerPath("", p.ID)
 }
 
 // NetworkStats reads the pod's interface counters from

@@ -10,7 +10,6 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/store"
 )
@@ -94,7 +93,7 @@ func (m *Manager) verboseInfo(ctx context.Context, p store.Pod) (string, error) 
 		Pid: p.PausePid, NetNS: p.NetNS, RuntimeHandler: p.Handler,
 		Image:        ImageInfo{ID: p.PauseImageID},
 		PauseImageID: p.PauseImageID, CgroupParent: p.CgroupParent,
-		Cgroup:      m.CgroupInfo(cgroups.ContainerPath(p.CgroupParent, p.ID)),
+		Cgroup:      m.CgroupInfo(m.Cgroups.ContainerPath(p.CgroupParent, p.ID)),
 		StartSteps:  p.StartSteps,
 		Config:      p.Config,
 		RuntimeSpec: ReadSpec(m.pauseBundle(p.ID)),

@@ -29,6 +29,11 @@
 //
 // With -log-root, FILE lies below DIR (the pod's log directory) and the
 // shim creates and opens it without following symlinks below DIR (log.go).
+//	           [-log FILE] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
+//	           [-systemd-cgroup]
+//
+// -systemd-cgroup runs `runc --systemd-cgroup create`: the container's
+// cgroupsPath is then runc's "slice:prefix:name" and systemd makes its scope.
 //
 // Environment: krilld sets GOMAXPROCS=1 and GOGC=25 (read by the Go runtime
 // before main; neither is passed on to runc). KRILL_SHIM_TRIM_INTERVAL

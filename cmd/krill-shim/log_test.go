@@ -116,6 +116,12 @@ func TestParseArgs(t *testing.T) {
 	if o.id != "c1" || o.bundle != "/b" || o.dir != "/d" || !o.tty || !o.stdin || o.stdinOnce || o.linger != 3*time.Second || o.logPath != "" || o.runc != "runc" {
 		t.Fatalf("%+v", o)
 	}
+	if o.systemdCgroup {
+		t.Fatal("-systemd-cgroup not given but set")
+	}
+	if o, err = parseArgs([]string{"-id", "c1", "-systemd-cgroup"}); err != nil || !o.systemdCgroup {
+		t.Fatalf("-systemd-cgroup: %+v, %v", o, err)
+	}
 	for _, bad := range [][]string{{"-nope", "x"}, {"-id"}, {"-linger", "soon"}} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("%q accepted", bad)

@@ -17,6 +17,7 @@ import (
 type options struct {
 	id, bundle, runc, root, dir, logPath, logRoot string
 	stdin, stdinOnce, tty                         bool
+	systemdCgroup                                 bool // runc --systemd-cgroup
 	linger                                        time.Duration
 }
 
@@ -156,6 +157,9 @@ func (s *shim) create() error {
 	args := []string{o.runc, "--log", filepath.Join(o.dir, "runc.log"), "--log-format", "json"}
 	if o.root != "" {
 		args = append(args, "--root", o.root)
+	}
+	if o.systemdCgroup {
+		args = append(args, "--systemd-cgroup")
 	}
 	args = append(args, "create", "--bundle", o.bundle, "--pid-file", pidFile)
 	if console != nil {
@@ -364,7 +368,7 @@ func wrap(msg string, err error) error { return errors.New(msg + ": " + err.Erro
 func parseArgs(args []string) (options, error) {
 	o := options{runc: "runc", linger: time.Minute}
 	strs := map[string]*string{"-id": &o.id, "-bundle": &o.bundle, "-runc": &o.runc, "-root": &o.root, "-dir": &o.dir, "-log": &o.logPath, "-log-root": &o.logRoot}
-	bools := map[string]*bool{"-stdin": &o.stdin, "-stdin-once": &o.stdinOnce, "-tty": &o.tty}
+	bools := map[string]*bool{"-stdin": &o.stdin, "-stdin-once": &o.stdinOnce, "-tty": &o.tty, "-systemd-cgroup": &o.systemdCgroup}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if p, ok := bools[a]; ok {

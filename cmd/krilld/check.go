@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/krill-runtime/krill/apparmor"
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 )
@@ -84,8 +85,15 @@ func check(cfg *config.Config, w io.Writer) int {
 
 	if m, err := cgroups.NewManager("/sys/fs/cgroup"); err != nil {
 		report(false, true, "cgroups", err.Error())
+	} else if d, err := cgroups.ChooseDriver(cfg.Cgroup.Driver, m.Mode(), cgroups.SystemdBooted()); err != nil {
+		report(false, true, "cgroups", "mode "+m.Mode()+": "+err.Error())
 	} else {
-		report(true, true, "cgroups", "mode "+m.Mode()+", driver "+cfg.Cgroup.Driver)
+		report(true, true, "cgroups", fmt.Sprintf("mode %s, driver %s (configured %q)", m.Mode(), d, cfg.Cgroup.Driver))
+	}
+	if (&apparmor.Host{}).Enabled() {
+		report(true, false, "apparmor", "enabled: RuntimeDefault applies "+apparmor.DefaultProfile+", Localhost profiles must be loaded")
+	} else {
+		report(true, false, "apparmor", "not available: containers asking for an AppArmor profile other than unconfined are refused")
 	}
 	if hasFilesystem("overlay") {
 		report(true, true, "overlayfs", "available for container root filesystems")

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/krill-runtime/krill/apparmor"
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
@@ -89,6 +90,10 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
+	cg, err := newCgroups(cfg.Cgroup.Driver)
+	if err != nil {
+		return nil, err
+	}
 	rt, err := oci.New(oci.Config{
 		RuncPath: runc,
 		RuncRoot: filepath.Join(cfg.State, "runc"),
@@ -96,14 +101,11 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		ShimDir:  filepath.Join(cfg.State, "shims"),
 		// ExecDrain bounds how long exec output is awaited after the
 		// process exited.
-		ExecDrain: cfg.Streaming.DrainExecIOTimeout.Duration,
+		ExecDrain:     cfg.Streaming.DrainExecIOTimeout.Duration,
+		SystemdCgroup: cg.Driver() == cgroups.DriverSystemd,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oci runtime: %w", err)
-	}
-	cg, err := cgroups.NewManager("/sys/fs/cgroup")
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
 	}
 	podStore, err := store.New[store.Pod](filepath.Join(cfg.Root, "pods"), "pod.json", "pod sandbox")
 	if err != nil {
@@ -141,6 +143,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		StateDir:   filepath.Join(cfg.State, "containers"),
 		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg, Events: evs,
 		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
+		AppArmor: &apparmor.Host{},
 	})
 	if err != nil {
 		return nil, err
@@ -183,6 +186,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	metrics.SetRecovery(time.Since(t))
 	srv.SetReady()
 	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
+		"cgroups", cg.Mode(), "cgroup_driver", cg.Driver(), "apparmor", ctrs.AppArmorEnabled(),
 		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
 	return d, nil
 }
@@ -297,4 +301,21 @@ func daemonOOMScoreAdj() int {
 
 func allowedAnnotations(cfg *config.Config) spec.AllowedAnnotations {
 	return spec.AllowedAnnotations{Pod: cfg.Runtime.PodAnnotations, Container: cfg.Runtime.ContainerAnnotations}
+}
+
+// newCgroups detects the host's cgroup layout and settles the configured
+// driver ("auto" becomes systemd or cgroupfs here, once).
+func newCgroups(driver string) (*cgroups.Manager, error) {
+	cg, err := cgroups.NewManager("/sys/fs/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	d, err := cgroups.ChooseDriver(driver, cg.Mode(), cgroups.SystemdBooted())
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	if err := cg.SetDriver(d); err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	return cg, nil
 }

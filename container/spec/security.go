@@ -261,20 +261,3 @@ func loadSeccompProfile(ref, profileRoot string) (*specs.LinuxSeccomp, error) {
 	}
 	return &profile, nil
 }
-
-// checkAppArmor: Krill runs on hosts without AppArmor (and cannot load
-// profiles). Unconfined and the runtime default are honoured trivially (no
-// profile is the only profile); a named Localhost profile cannot be, so it
-// is an error rather than a silent downgrade.
-func checkAppArmor(sp *runtime.SecurityProfile, legacy string) error {
-	if sp == nil {
-		var err error
-		if sp, err = legacyProfile(legacy); err != nil {
-			return fmt.Errorf("apparmor: %w", err)
-		}
-	}
-	if sp.GetProfileType() == runtime.SecurityProfile_Localhost {
-		return fmt.Errorf("apparmor profile %q requested but AppArmor is not enabled on the host: %w", sp.GetLocalhostRef(), errdefs.ErrFailedPrecondition)
-	}
-	return nil
-}

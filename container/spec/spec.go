@@ -59,6 +59,9 @@ type Input struct {
 	UnifiedCgroups bool
 	// AllowedAnnotations are the CRI annotations that reach the spec.
 	AllowedAnnotations AllowedAnnotations
+	// AppArmor is the host's AppArmor; nil or disabled means the host has
+	// none, and only an unset or Unconfined profile is accepted.
+	AppArmor AppArmor
 }
 
 // Generate returns the OCI spec of an application container. Errors wrap
@@ -160,9 +163,11 @@ func generate(in Input) (*specs.Spec, error) {
 		s.Linux.MaskedPaths = pathsOrDefault(sc.GetMaskedPaths(), defaultMaskedPaths)
 		s.Linux.ReadonlyPaths = pathsOrDefault(sc.GetReadonlyPaths(), defaultReadonlyPaths)
 	}
-	if err := checkAppArmor(sc.GetApparmor(), sc.GetApparmorProfile()); err != nil { //nolint:staticcheck // the deprecated field is still sent
+	aa, err := appArmorProfile(in.AppArmor, sc.GetApparmor(), sc.GetApparmorProfile(), privileged) //nolint:staticcheck // the deprecated field is still sent
+	if err != nil {
 		return nil, err
 	}
+	s.Process.ApparmorProfile = aa
 	// An unset seccomp profile means unconfined for containers (critest
 	// "should support nil profile, which is unconfined"); kubelet always
 	// sets one explicitly.

@@ -448,34 +448,6 @@ func TestSeccompDefaultFollowsCapabilities(t *testing.T) {
 	}
 }
 
-func TestAppArmor(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		sp      *runtime.SecurityProfile
-		legacy  string
-		wantErr error
-	}{
-		{name: "unset"},
-		{name: "runtime default", sp: &runtime.SecurityProfile{}},
-		{name: "unconfined", sp: &runtime.SecurityProfile{ProfileType: runtime.SecurityProfile_Unconfined}},
-		{name: "localhost", sp: &runtime.SecurityProfile{ProfileType: runtime.SecurityProfile_Localhost, LocalhostRef: "my-profile"}, wantErr: errdefs.ErrFailedPrecondition},
-		{name: "legacy runtime/default", legacy: "runtime/default"},
-		{name: "legacy localhost", legacy: "localhost/my-profile", wantErr: errdefs.ErrFailedPrecondition},
-		{name: "legacy garbage", legacy: "nonsense", wantErr: errdefs.ErrInvalidArgument},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := podInput(t)
-			sc := securityContext(&in)
-			sc.Apparmor, sc.ApparmorProfile = tc.sp, tc.legacy //nolint:staticcheck // deprecated field under test
-			s, err := Generate(in)
-			checkErr(t, err, tc.wantErr)
-			if err == nil && s.Process.ApparmorProfile != "" {
-				t.Fatalf("apparmor profile %q set on a host without AppArmor", s.Process.ApparmorProfile)
-			}
-		})
-	}
-}
-
 func TestNoNewPrivsAndReadonlyRootfs(t *testing.T) {
 	in := podInput(t)
 	sc := securityContext(&in)

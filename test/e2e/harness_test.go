@@ -328,7 +328,16 @@ func busyboxImage(t testing.TB) *testregistry.Image {
 	}
 }
 
+// shmHelper builds bin/shmcreate with gcc, or reads the prebuilt one named
+// by KRILL_E2E_SHMCREATE (for hosts without a compiler, such as the test VM).
 func shmHelper(t testing.TB) []byte {
+	if p := os.Getenv("KRILL_E2E_SHMCREATE"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "shm.c")
 	os.WriteFile(src, []byte(`#include <stdio.h>

@@ -150,7 +150,7 @@ func TestVerboseStatusExplainsPodAndContainer(t *testing.T) {
 	if !strings.Contains(ctr.Image.Ref, "@sha256:") || !strings.HasPrefix(ctr.Image.ID, "sha256:") {
 		t.Errorf("image %+v", ctr.Image)
 	}
-	if names := stepNames(ctr.CreateSteps); !slices.Equal(names, []string{"rootfs", "spec", "runc"}) {
+	if names := stepNames(ctr.CreateSteps); !slices.Equal(names, []string{"rootfs", "spec"}) {
 		t.Errorf("create steps %v", names)
 	}
 
