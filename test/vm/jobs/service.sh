@@ -46,7 +46,7 @@ if [[ "${KRILL_CGROUP_DRIVER:-cgroupfs}" != cgroupfs ]]; then
 fi
 
 # ---------------------------------------------------------------- 2. check, start
-if out="$(krilld check --config /etc/krill/krill.toml 2>&1)"; then
+if out="$(/usr/local/bin/krilld check --config /etc/krill/krill.toml 2>&1)"; then
 	pass "krilld check" "$(echo "$out" | grep -c '^ok') ok, $(echo "$out" | grep -c '^WARN') warnings"
 else
 	fail "krilld check" "$out"
