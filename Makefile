@@ -8,6 +8,8 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/krill-runtime/krill/version.Version=$(VERSION)
 STATE ?= /run/krill
 LOG ?= /var/log/krilld.log
+# staticcheck pinned (v0.8.2 runs clean with Go 1.26); `make lint` installs it if missing.
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci tour clean
 
@@ -84,6 +86,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	staticcheck ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./...

@@ -21,6 +21,10 @@ fi
 if [ -x /etc/init.d/docker-registry ]; then /etc/init.d/docker-registry stop >/dev/null 2>&1 || true; fi
 
 export PATH="$PATH:$(go env GOPATH)/bin"
+if ! command -v staticcheck >/dev/null; then
+	echo "installing staticcheck v0.8.2 (make lint)"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
 if ! command -v crictl >/dev/null; then
 	echo "installing crictl v1.37.0"
 	go install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0

@@ -17,7 +17,7 @@ import (
 // lookups that classify references never panic.
 func FuzzReference(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ref string) {
-		idLike(ref)
+		_, _ = idLike(ref) // must not panic
 		isDigestRef(ref)
 		named, err := normalize(ref)
 		if err != nil {

@@ -95,7 +95,8 @@ func (g *specGen) RemoveLinuxNamespace(ns string) error {
 }
 
 func (g *specGen) AddPreStartHook(h specs.Hook) {
-	g.hooks().Prestart = append(g.hooks().Prestart, h) //nolint:staticcheck // NRI still sends them
+	//lint:ignore SA1019 NRI still sends them
+	g.hooks().Prestart = append(g.hooks().Prestart, h)
 }
 func (g *specGen) AddPostStartHook(h specs.Hook) {
 	g.hooks().Poststart = append(g.hooks().Poststart, h)

@@ -59,7 +59,8 @@ func TestAdjustmentReachesSpec(t *testing.T) {
 	if len(s.Process.Rlimits) != 1 || s.Process.Rlimits[0] != (specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 4096, Soft: 1024}) {
 		t.Errorf("rlimits = %+v", s.Process.Rlimits)
 	}
-	if s.Hooks == nil || len(s.Hooks.Prestart) != 1 { //nolint:staticcheck // NRI still sends prestart hooks
+	//lint:ignore SA1019 NRI still sends prestart hooks
+	if s.Hooks == nil || len(s.Hooks.Prestart) != 1 {
 		t.Errorf("hooks = %+v", s.Hooks)
 	}
 	r := s.Linux.Resources

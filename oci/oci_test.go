@@ -716,7 +716,7 @@ func TestRuncMessage(t *testing.T) {
 // once runc finishes: Create waits for runc, then deletes what it made.
 // runc is wrapped to take 1 s over create; the caller waits 150 ms.
 func TestCreateCancelledLeavesNothing(t *testing.T) {
-	r, cfg := newTestRuntime(t)
+	_, cfg := newTestRuntime(t)
 	slow := filepath.Join(t.TempDir(), "slow-runc")
 	script := "#!/bin/sh\ncase \" $* \" in *\" create \"*) sleep 1;; esac\nexec /usr/sbin/runc \"$@\"\n"
 	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {

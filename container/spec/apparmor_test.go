@@ -82,7 +82,8 @@ func TestAppArmor(t *testing.T) {
 			}
 			sc := securityContext(&in)
 			sc.Privileged = tc.privileged
-			sc.Apparmor, sc.ApparmorProfile = tc.sp, tc.legacy //nolint:staticcheck // deprecated field under test
+			//lint:ignore SA1019 deprecated field under test
+			sc.Apparmor, sc.ApparmorProfile = tc.sp, tc.legacy
 			s, err := Generate(in)
 			switch {
 			case tc.wantErr != nil && tc.loadErr != nil:

@@ -166,7 +166,8 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 	}
 
 	// The sandbox security context has no AppArmor field; seccomp applies.
-	seccomp, runtimeDefault, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged(), true, in.SeccompProfileRoot) //nolint:staticcheck // the deprecated field is still sent
+	//lint:ignore SA1019 the deprecated field is still sent
+	seccomp, runtimeDefault, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged(), true, in.SeccompProfileRoot)
 	if err != nil {
 		return nil, err
 	}

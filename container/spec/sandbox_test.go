@@ -224,7 +224,8 @@ func TestGenerateSandboxSecurity(t *testing.T) {
 		}
 	}
 	in = sandboxInput(t)
-	in.Config.Linux.SecurityContext.SeccompProfilePath = "bogus" //nolint:staticcheck // deprecated field under test
+	//lint:ignore SA1019 deprecated field under test
+	in.Config.Linux.SecurityContext.SeccompProfilePath = "bogus"
 	_, err = GenerateSandbox(in)
 	checkErr(t, err, errdefs.ErrInvalidArgument)
 

@@ -163,7 +163,8 @@ func generate(in Input) (*specs.Spec, error) {
 		s.Linux.MaskedPaths = pathsOrDefault(sc.GetMaskedPaths(), defaultMaskedPaths)
 		s.Linux.ReadonlyPaths = pathsOrDefault(sc.GetReadonlyPaths(), defaultReadonlyPaths)
 	}
-	aa, err := appArmorProfile(in.AppArmor, sc.GetApparmor(), sc.GetApparmorProfile(), privileged) //nolint:staticcheck // the deprecated field is still sent
+	//lint:ignore SA1019 the deprecated field is still sent
+	aa, err := appArmorProfile(in.AppArmor, sc.GetApparmor(), sc.GetApparmorProfile(), privileged)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +172,8 @@ func generate(in Input) (*specs.Spec, error) {
 	// An unset seccomp profile means unconfined for containers (critest
 	// "should support nil profile, which is unconfined"); kubelet always
 	// sets one explicitly.
-	seccomp, _, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), privileged, false, in.SeccompProfileRoot) //nolint:staticcheck // the deprecated field is still sent
+	//lint:ignore SA1019 the deprecated field is still sent
+	seccomp, _, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), privileged, false, in.SeccompProfileRoot)
 	if err != nil {
 		return nil, err
 	}

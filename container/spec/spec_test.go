@@ -391,7 +391,8 @@ func TestSeccomp(t *testing.T) {
 			in := podInput(t)
 			in.SeccompProfileRoot = tc.root
 			sc := securityContext(&in)
-			sc.Seccomp, sc.SeccompProfilePath, sc.Privileged = tc.sp, tc.legacy, tc.privileged //nolint:staticcheck // deprecated field under test
+			//lint:ignore SA1019 deprecated field under test
+			sc.Seccomp, sc.SeccompProfilePath, sc.Privileged = tc.sp, tc.legacy, tc.privileged
 			podSecurityContext(&in).Privileged = tc.privileged
 			s, err := Generate(in)
 			checkErr(t, err, tc.wantErr)
