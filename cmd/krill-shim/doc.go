@@ -26,13 +26,10 @@
 //
 //	krill-shim -id ID -bundle DIR -runc PATH -root DIR -dir SHIMDIR
 //	           [-log FILE [-log-root DIR]] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
+//	           [-systemd-cgroup]
 //
 // With -log-root, FILE lies below DIR (the pod's log directory) and the
 // shim creates and opens it without following symlinks below DIR (log.go).
-//
-//	[-log FILE] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
-//	[-systemd-cgroup]
-//
 // -systemd-cgroup runs `runc --systemd-cgroup create`: the container's
 // cgroupsPath is then runc's "slice:prefix:name" and systemd makes its scope.
 //
