@@ -11,11 +11,13 @@ LOG ?= /var/log/krilld.log
 # staticcheck pinned (v0.8.2 runs clean with Go 1.26); `make lint` installs it if missing.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci tour clean
+.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci tour e2e clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
-	@echo "make test        lint + unit/integration tests + critest conformance"
+	@echo "make test        lint + unit + e2e + critest conformance + kubelet"
+	@echo "make unit        each package's own tests (fast; no krilld)"
+	@echo "make e2e         real pods and containers through a krilld: test/e2e and test/fault"
 	@echo "make bench       benchmarks (pull, pod and container lifecycle, shim RSS)"
 	@echo "make fuzz        each fuzz target for FUZZTIME (default 30s); make unit runs their seeds"
 	@echo "make critest     critest conformance only;  make critest-bench: critest --benchmark"
@@ -69,16 +71,26 @@ run: deps build
 stop:
 	@if [ -f /tmp/krilld.pid ]; then kill $$(cat /tmp/krilld.pid) 2>/dev/null || true; rm -f /tmp/krilld.pid; fi
 
-test: deps lint build unit critest e2e-kubelet test-vm-ci
+test: deps lint build unit e2e critest e2e-kubelet test-vm-ci
 
+# Each package's own tests, beside the code. Those that need root (network,
+# image mounts, oci's runc, cgroups on the host) run when root and skip or
+# use fakes otherwise; only cmd/krilld's start-up test runs the built
+# binaries. -p 1: the root tests of network and oci share host state.
+E2E_PKGS := ./test/e2e ./test/fault
 unit: build
-	$(GO) test -count=1 -p 1 -timeout 30m ./...
+	$(GO) test -count=1 -p 1 -timeout 10m $$($(GO) list ./... | grep -v -e /test/e2e -e /test/fault)
 
-# The fault-injection suite alone (it also runs in `unit`, as part of
-# ./...). FAULT_CHURN sets the soak's pod lifecycles (default 200).
+# Real pods and containers through a krilld built from this tree.
+e2e: build
+	$(GO) test -count=1 -p 1 -timeout 30m $(E2E_PKGS)
+
+# The fault-injection suite alone (it also runs in `e2e`).
+# FAULT_CHURN sets the soak's pod lifecycles (default 200).
 fault: build
 	$(GO) test -count=1 -p 1 -timeout 30m -v ./test/fault
-# docs/tour.md's commands, run by TestTour (also part of `unit`).
+
+# docs/tour.md's commands, run by TestTour (also part of `e2e`).
 tour: build
 	$(GO) test -count=1 -run '^TestTour$$' ./test/e2e
 

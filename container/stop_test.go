@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/containerd/errdefs"
-	"github.com/opencontainers/runtime-spec/specs-go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -70,13 +69,5 @@ func TestStopSignalOf(t *testing.T) {
 	}
 	if _, err := stopSignalOf(runtime.Signal(0), "SIGBOGUS"); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("bad image STOPSIGNAL: %v, want InvalidArgument", err)
-	}
-}
-
-func TestContainerUser(t *testing.T) {
-	u := containerUser(specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 50000}})
-	l := u.GetLinux()
-	if l.Uid != 1000 || l.Gid != 1000 || len(l.SupplementalGroups) != 2 || l.SupplementalGroups[1] != 50000 {
-		t.Fatalf("got %+v", l)
 	}
 }
