@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -41,14 +43,38 @@ type Config struct {
 
 // RuntimeConfig names the binaries krilld runs.
 type RuntimeConfig struct {
-	// RuncPath is the OCI runtime; a bare name is looked up in PATH.
+	// RuncPath is the OCI runtime of the built-in "runc" handler; a bare
+	// name is looked up in PATH.
 	RuncPath string `toml:"runc_path"`
+	// DefaultHandler is the handler pods asking for none ("") run under.
+	DefaultHandler string `toml:"default_handler"`
+	// Handlers are the RuntimeClass handlers pods may ask for by name.
+	Handlers map[string]HandlerConfig `toml:"handlers"`
 	// ShimPath is krill-shim; "" means next to the krilld binary, then PATH.
 	ShimPath string `toml:"shim_path"`
 	// PauseBinary is the static pause program used for the built-in pause
 	// image; "" means krill-pause next to krilld, then PATH.
 	PauseBinary string `toml:"pause_binary"`
 }
+
+// HandlerConfig is one RuntimeClass handler: an OCI runtime with a
+// runc-compatible command line.
+type HandlerConfig struct {
+	// Path is the runtime binary; a bare name is looked up in PATH.
+	Path string `toml:"path"`
+	// Root is the runtime's --root; "" means <state>/runtimes/<name>.
+	Root string `toml:"root"`
+	// Type is "runc" or "crun": how its features and version are read.
+	Type string `toml:"type"`
+}
+
+// BuiltinHandler is the handler runtime.runc_path defines when the file
+// does not define one of that name.
+const BuiltinHandler = "runc"
+
+// handlerName keeps names usable as directory names and RuntimeClass
+// handlers (a DNS label, as Kubernetes requires of RuntimeClass.handler).
+var handlerName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // RegistryConfig is about pulling images.
 type RegistryConfig struct {
@@ -104,7 +130,7 @@ func Defaults() *Config {
 		Listen:     "unix:///run/krill/krill.sock",
 		LogLevel:   "info",
 		PauseImage: "registry.k8s.io/pause:3.10",
-		Runtime:    RuntimeConfig{RuncPath: "runc"},
+		Runtime:    RuntimeConfig{RuncPath: "runc", DefaultHandler: BuiltinHandler},
 		Registry: RegistryConfig{
 			ConfigPath:      "/etc/krill/certs.d",
 			ProgressTimeout: Duration{time.Minute},
@@ -183,8 +209,8 @@ func (c *Config) Validate() error {
 	if c.PauseImage == "" {
 		return errors.New("key pause_image: must not be empty")
 	}
-	if c.Runtime.RuncPath == "" {
-		return errors.New("key runtime.runc_path: must not be empty")
+	if err := c.Runtime.validate(); err != nil {
+		return err
 	}
 	if c.Registry.ProgressTimeout.Duration <= 0 {
 		return fmt.Errorf("key registry.progress_timeout: %s must be positive", c.Registry.ProgressTimeout.Duration)
@@ -206,6 +232,71 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("key streaming.port: %d is out of range", c.Streaming.Port)
 	}
 	return nil
+}
+
+func (r *RuntimeConfig) validate() error {
+	if r.RuncPath == "" {
+		return errors.New("key runtime.runc_path: must not be empty")
+	}
+	for name, h := range r.Handlers {
+		key := "runtime.handlers." + name
+		if !handlerName.MatchString(name) {
+			return fmt.Errorf("key %s: handler names are DNS labels (lower-case letters, digits, '-')", key)
+		}
+		if h.Path == "" {
+			return fmt.Errorf("key %s.path: must not be empty", key)
+		}
+		if h.Root != "" && !filepath.IsAbs(h.Root) {
+			return fmt.Errorf("key %s.root: %q must be an absolute path", key, h.Root)
+		}
+		switch h.Type {
+		case "", "runc", "crun":
+		default:
+			return fmt.Errorf("key %s.type: %q is not runc or crun", key, h.Type)
+		}
+	}
+	if _, ok := r.AllHandlers()[r.DefaultHandler]; !ok {
+		return fmt.Errorf("key runtime.default_handler: %q is not a configured handler (known: %s)",
+			r.DefaultHandler, strings.Join(r.HandlerNames(), ", "))
+	}
+	return nil
+}
+
+// AllHandlers returns the configured handlers plus the built-in "runc"
+// one (runtime.runc_path, root <state>/runc) unless the file redefines it.
+// Type "" is resolved to "runc".
+func (r *RuntimeConfig) AllHandlers() map[string]HandlerConfig {
+	all := map[string]HandlerConfig{BuiltinHandler: {Path: r.RuncPath, Type: "runc"}}
+	for name, h := range r.Handlers {
+		if h.Type == "" {
+			h.Type = "runc"
+		}
+		all[name] = h
+	}
+	return all
+}
+
+// HandlerRoot is the --root of a handler's runtime: its root key, else
+// <state>/runc for the "runc" handler (where krilld always kept it) and
+// <state>/runtimes/<name> for the others.
+func (c *Config) HandlerRoot(name string) string {
+	if h := c.Runtime.AllHandlers()[name]; h.Root != "" {
+		return h.Root
+	}
+	if name == BuiltinHandler {
+		return filepath.Join(c.State, "runc")
+	}
+	return filepath.Join(c.State, "runtimes", name)
+}
+
+// HandlerNames lists the handler names, sorted.
+func (r *RuntimeConfig) HandlerNames() []string {
+	var names []string
+	for name := range r.AllHandlers() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // SocketPath returns the filesystem path of the unix listen address.

@@ -137,7 +137,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 			return "", fmt.Errorf("log directory: %w", err)
 		}
 	}
-	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
+	rt, err := m.Runtimes.Get(pod.Runtime)
+	if err != nil {
+		return "", err
+	}
+	pid, err := rt.Create(ctx, oci.CreateOpts{
 		ID: id, Bundle: bundle, LogPath: logPath,
 		Stdin: cfg.Stdin, StdinOnce: cfg.StdinOnce, TTY: cfg.Tty,
 	})
@@ -145,7 +149,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("create container: %w", err)
 	}
 	undo = append(undo, func() {
-		m.Runtime.Delete(context.Background(), id)
+		rt.Delete(context.Background(), id)
 		m.Cgroups.Remove(cgroupsPath)
 	})
 
@@ -155,7 +159,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ref = img.RepoDigests[0]
 	}
 	c := store.Container{
-		ID: id, PodID: pod.ID, Config: cfg,
+		ID: id, PodID: pod.ID, Config: cfg, Runtime: pod.Runtime,
 		State:       runtime.ContainerState_CONTAINER_CREATED,
 		ImageID:     img.ID,
 		ImageRef:    ref,

@@ -23,7 +23,7 @@ type Config struct {
 	Containers         *store.Store[store.Container]
 	Pods               *sandbox.Manager
 	Images             *image.Service
-	Runtime            *oci.Runtime
+	Runtimes           *oci.Handlers // a container runs under its pod's handler
 	Cgroups            *cgroups.Manager
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
@@ -62,6 +62,24 @@ func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.
 
 func nameKey(podID string, md *runtime.ContainerMetadata) string {
 	return fmt.Sprintf("%s_%s_%d", md.GetName(), podID, md.GetAttempt())
+}
+
+// runtime returns the OCI runtime of a container: its pod's handler.
+func (m *Manager) runtime(c store.Container) (*oci.Runtime, error) {
+	rt, err := m.Runtimes.Get(c.Runtime)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	return rt, nil
+}
+
+// runtimeOf is runtime for callers holding only an ID.
+func (m *Manager) runtimeOf(id string) (*oci.Runtime, error) {
+	c, err := m.Containers.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return m.runtime(c)
 }
 
 func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }

@@ -22,17 +22,25 @@ import (
 func (m *Manager) Recover(ctx context.Context) {
 	for _, c := range m.Containers.List() {
 		m.exited.Store(c.ID, make(chan struct{}))
+		rt, err := m.runtime(c)
+		if err != nil {
+			// Its handler left the configuration: nothing can ask about
+			// it any more; the record stays for kubelet to remove.
+			m.Log.Warn("container's runtime handler is gone", "container", c.ID, "err", err)
+			m.closeExited(c.ID)
+			continue
+		}
 		switch c.State {
 		case runtime.ContainerState_CONTAINER_EXITED:
 			m.closeExited(c.ID)
 		case runtime.ContainerState_CONTAINER_RUNNING:
-			if exit := m.Runtime.Exited(c.ID); exit != nil {
+			if exit := rt.Exited(c.ID); exit != nil {
 				m.recordExit(c.ID, exit)
 				continue
 			}
 			go m.wait(c.ID)
 		case runtime.ContainerState_CONTAINER_CREATED:
-			if exit := m.Runtime.Exited(c.ID); exit != nil {
+			if exit := rt.Exited(c.ID); exit != nil {
 				m.recordExit(c.ID, exit)
 			}
 		default:
@@ -48,7 +56,9 @@ func (m *Manager) Recover(ctx context.Context) {
 			continue
 		}
 		m.Log.Warn("removing half-created container", "container", e.Name())
-		m.Runtime.Delete(ctx, e.Name())
+		for _, rt := range m.Runtimes.All() { // no record names its handler
+			rt.Delete(ctx, e.Name())
+		}
 		m.unmountImageVolumes(ctx, e.Name())
 		mount.UnmountAll(filepath.Join(m.StateDir, e.Name(), "rootfs"), 0)
 		m.Images.RemoveRootfs(ctx, e.Name())

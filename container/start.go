@@ -27,10 +27,14 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
-	if err := m.Runtime.Start(ctx, c.ID); err != nil {
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
+	if err := rt.Start(ctx, c.ID); err != nil {
 		// The process may have died in between (e.g. a bad entrypoint is
 		// only found at exec time): record that as the container's end.
-		if exit := m.Runtime.Exited(c.ID); exit != nil {
+		if exit := rt.Exited(c.ID); exit != nil {
 			m.recordExit(c.ID, exit)
 		}
 		return fmt.Errorf("start container %s: %w", c.ID, err)
@@ -51,7 +55,11 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 // wait blocks until the container exits and records it. It runs once per
 // started container, also for containers recovered after a restart.
 func (m *Manager) wait(id string) {
-	exit, err := m.Runtime.Wait(context.Background(), id)
+	rt, err := m.runtimeOf(id)
+	var exit *oci.Exit
+	if err == nil {
+		exit, err = rt.Wait(context.Background(), id)
+	}
 	if err != nil {
 		m.Log.Warn("wait for container", "container", id, "err", err)
 		exit = &oci.Exit{Code: 255, FinishedAt: time.Now()}

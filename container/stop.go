@@ -29,13 +29,20 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	if err != nil {
 		return nil
 	}
+	if c.State == runtime.ContainerState_CONTAINER_EXITED {
+		return nil
+	}
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
 	switch c.State {
 	case runtime.ContainerState_CONTAINER_EXITED:
 		return nil
 	case runtime.ContainerState_CONTAINER_CREATED:
 		// Never started: its process waits in runc init; kill it and
 		// record it as exited so that it can be removed.
-		if err := m.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, false); err != nil && !errdefs.IsNotFound(err) {
+		if err := rt.Kill(ctx, c.ID, syscall.SIGKILL, false); err != nil && !errdefs.IsNotFound(err) {
 			m.Log.Warn("kill created container", "container", c.ID, "err", err)
 		}
 		m.waitExit(ctx, c.ID, 10*time.Second)
@@ -47,7 +54,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 		if s, err := m.stopSignal(c.ImageID); err == nil && s != 0 {
 			sig = s
 		}
-		if err := m.Runtime.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
+		if err := rt.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("signal container %s: %w", c.ID, err)
 		}
 		select {
@@ -58,7 +65,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 			return ctx.Err()
 		}
 	}
-	if err := m.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
+	if err := rt.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("kill container %s: %w", c.ID, err)
 	}
 	if !m.waitExit(ctx, c.ID, 30*time.Second) {
@@ -83,7 +90,11 @@ func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool
 	if c.State == runtime.ContainerState_CONTAINER_CREATED {
 		wctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
-		exit, err := m.Runtime.Wait(wctx, id)
+		rt, err := m.runtime(c)
+		if err != nil {
+			return false
+		}
+		exit, err := rt.Wait(wctx, id)
 		if err != nil {
 			return false
 		}

@@ -27,7 +27,11 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	}
 	oci := cgroups.ToOCI(res, m.DaemonOOMScoreAdj)
 	m.Cgroups.DropUnsupported(oci)
-	if err := m.Runtime.Update(ctx, c.ID, oci); err != nil {
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
+	if err := rt.Update(ctx, c.ID, oci); err != nil {
 		return fmt.Errorf("update resources of %s: %w", c.ID, err)
 	}
 	_, err = m.Containers.Update(c.ID, func(r *store.Container) error {
@@ -47,5 +51,9 @@ func (m *Manager) ReopenLog(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_RUNNING {
 		return fmt.Errorf("container %s is not running: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
-	return m.Runtime.ReopenLog(ctx, c.ID)
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
+	return rt.ReopenLog(ctx, c.ID)
 }

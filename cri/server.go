@@ -13,6 +13,7 @@ import (
 	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/streaming"
 )
@@ -29,6 +30,7 @@ type Server struct {
 	network    *network.Manager
 	pods       *sandbox.Manager
 	containers *container.Manager
+	runtimes   *oci.Handlers
 	streams    *streaming.Server
 	log        *slog.Logger
 
@@ -48,6 +50,7 @@ type Deps struct {
 	Network    *network.Manager
 	Pods       *sandbox.Manager
 	Containers *container.Manager
+	Runtimes   *oci.Handlers
 	Streams    *streaming.Server
 	Log        *slog.Logger
 }
@@ -60,6 +63,7 @@ func New(d Deps) *Server {
 		network:    d.Network,
 		pods:       d.Pods,
 		containers: d.Containers,
+		runtimes:   d.Runtimes,
 		streams:    d.Streams,
 		log:        d.Log,
 		closing:    make(chan struct{}),

@@ -34,7 +34,7 @@ type Config struct {
 	Pods              *store.Store[store.Pod]
 	Images            *image.Service
 	Network           *network.Manager
-	Runtime           *oci.Runtime
+	Runtimes          *oci.Handlers // one OCI runtime per RuntimeClass handler
 	Cgroups           *cgroups.Manager
 	DaemonOOMScoreAdj int
 	Log               *slog.Logger

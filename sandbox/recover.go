@@ -17,7 +17,8 @@ import (
 //     complete once; its pause may have died since (then it is NOTREADY);
 //   - a pod directory or netns file without a record is a Run that crashed
 //     half-way (the netns is made first, the files next): its network,
-//     pause container, rootfs, files and netns are removed.
+//     pause container (under whichever handler ran it), rootfs, files and
+//     netns are removed.
 func (m *Manager) Recover(ctx context.Context) {
 	for _, p := range m.Pods.List() {
 		m.refresh(p)
@@ -33,6 +34,11 @@ func (m *Manager) Recover(ctx context.Context) {
 	}
 	for id := range orphans {
 		m.Log.Warn("removing half-created pod", "pod", id)
+		// No record says which handler ran its pause: ask every runtime
+		// (deleting an unknown container is no error).
+		for _, rt := range m.Runtimes.All() {
+			rt.Delete(ctx, id)
+		}
 		orphan := store.Pod{ID: id, Config: &runtime.PodSandboxConfig{}}
 		m.removePause(ctx, orphan)
 		m.removePodFiles(id)

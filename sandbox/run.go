@@ -30,6 +30,12 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
 		return "", err
 	}
+	// The handler first: a pod asking for gVisor or Kata must not quietly
+	// run under runc, and nothing is made before the refusal.
+	rtName, err := m.Runtimes.Resolve(handler)
+	if err != nil {
+		return "", err
+	}
 	start := time.Now()
 	// id is a local, not the named result: a failing `return "", err` would
 	// otherwise blank it before the undo steps below, which use it, run.
@@ -54,6 +60,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		State:        runtime.PodSandboxState_SANDBOX_READY,
 		CreatedAt:    time.Now().UnixNano(),
 		Handler:      handler,
+		Runtime:      rtName,
 		CgroupParent: cfg.GetLinux().GetCgroupParent(),
 	}
 	nsOpts := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
@@ -204,7 +211,12 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		m.unmountPause(ctx, pod.ID)
 		return 0, fmt.Errorf("pause spec: %w", err)
 	}
-	pid, err := m.Runtime.RunDetached(ctx, pod.ID, bundle)
+	rt, err := m.Runtimes.Get(pod.Runtime)
+	if err != nil {
+		m.unmountPause(ctx, pod.ID)
+		return 0, err
+	}
+	pid, err := rt.RunDetached(ctx, pod.ID, bundle)
 	if err != nil {
 		m.unmountPause(ctx, pod.ID)
 		return 0, fmt.Errorf("start pause container: %w", err)
@@ -233,7 +245,10 @@ func (m *Manager) unmountPause(ctx context.Context, id string) bool {
 // whether all of them succeeded, so that a caller can try again later.
 func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
 	ok := true
-	if err := m.Runtime.Delete(ctx, pod.ID); err != nil {
+	if rt, err := m.Runtimes.Get(pod.Runtime); err != nil {
+		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
+		ok = false
+	} else if err := rt.Delete(ctx, pod.ID); err != nil {
 		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
 		ok = false
 	}

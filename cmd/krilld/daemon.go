@@ -50,10 +50,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	d := &daemon{lock: lock, log: log}
 
-	runc, err := findBinary(cfg.Runtime.RuncPath, "runc")
-	if err != nil {
-		return nil, err
-	}
 	shim, err := findBinary(cfg.Runtime.ShimPath, "krill-shim")
 	if err != nil {
 		return nil, err
@@ -80,14 +76,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
-	rt, err := oci.New(oci.Config{
-		RuncPath: runc,
-		RuncRoot: filepath.Join(cfg.State, "runc"),
-		ShimPath: shim,
-		ShimDir:  filepath.Join(cfg.State, "shims"),
-	})
+	rts, err := newHandlers(ctx, cfg, shim, log)
 	if err != nil {
-		return nil, fmt.Errorf("oci runtime: %w", err)
+		return nil, err
 	}
 	cg, err := cgroups.NewManager("/sys/fs/cgroup")
 	if err != nil {
@@ -114,7 +105,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
-		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg,
+		Pods: podStore, Images: d.images, Network: netw, Runtimes: rts, Cgroups: cg,
 		DaemonOOMScoreAdj: oomAdj, Log: log,
 	})
 	if err != nil {
@@ -122,7 +113,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
-		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg,
+		Containers: ctrStore, Pods: pods, Images: d.images, Runtimes: rts, Cgroups: cg,
 		DaemonOOMScoreAdj: oomAdj, Log: log,
 	})
 	if err != nil {
@@ -137,7 +128,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
 
-	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Streams: d.streams, Log: log})
+	srv := cri.New(cri.Deps{Config: cfg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Runtimes: rts, Streams: d.streams, Log: log})
 	d.cri = srv
 	d.grpc = grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(d.grpc)
@@ -156,6 +147,36 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	log.Info("krilld ready", "listen", cfg.Listen, "root", cfg.Root, "state", cfg.State,
 		"pods", len(podStore.List()), "containers", len(ctrStore.List()), "recovery", time.Since(t).Round(time.Millisecond))
 	return d, nil
+}
+
+// newHandlers makes one OCI runtime per configured RuntimeClass handler.
+// A handler whose binary is missing stops krilld, like any bad config
+// value: a pod asking for it later would fail anyway, and later is worse.
+func newHandlers(ctx context.Context, cfg *config.Config, shim string, log *slog.Logger) (*oci.Handlers, error) {
+	byName := map[string]*oci.Runtime{}
+	for name, h := range cfg.Runtime.AllHandlers() {
+		bin, err := findBinary(h.Path, h.Type)
+		if err != nil {
+			return nil, fmt.Errorf("runtime handler %q: %w", name, err)
+		}
+		rt, err := oci.New(oci.Config{
+			RuncPath: bin,
+			RuncRoot: cfg.HandlerRoot(name),
+			ShimPath: shim,
+			ShimDir:  filepath.Join(cfg.State, "shims"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("runtime handler %q: %w", name, err)
+		}
+		f, err := rt.Features(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("runtime handler %q: %w", name, err)
+		}
+		log.Info("runtime handler", "handler", name, "binary", bin, "version", f.Version,
+			"user_namespaces", f.UserNamespaces, "recursive_read_only_mounts", f.RecursiveReadOnlyMounts)
+		byName[name] = rt
+	}
+	return oci.NewHandlers(cfg.Runtime.DefaultHandler, byName)
 }
 
 // shutdown stops serving, giving calls in flight up to grace to finish.

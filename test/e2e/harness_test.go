@@ -71,6 +71,9 @@ type envOptions struct {
 	// conflist of their own (bridge and subnet per test), which is safe
 	// next to a running krilld.
 	builtinNetwork bool
+	// runtimeConfig is TOML added to the [runtime] table (dotted keys,
+	// e.g. handlers.x.path = "...").
+	runtimeConfig string
 }
 
 func repoRoot(t testing.TB) string {
@@ -133,13 +136,14 @@ log_level = "debug"
 [runtime]
 shim_path = %q
 pause_binary = %q
+%s
 [registry]
 config_path = %q
 progress_timeout = "10s"
 [cni]
 conf_dir = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
-		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"),
+		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"), opts.runtimeConfig,
 		filepath.Join(dir, "certs.d"), netd)), 0o644)
 
 	e.reg = testregistry.Start(t, testregistry.Options{})
