@@ -26,7 +26,7 @@ func (s *Server) Status(ctx context.Context, r *runtime.StatusRequest) (*runtime
 		{Type: runtime.NetworkReady, Status: netReady, Reason: reason, Message: msg},
 	}},
 		RuntimeHandlers: s.runtimeHandlers(ctx),
-		Features: &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
+		Features:        &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}
 	if r.GetVerbose() {
 		resp.Info = map[string]string{"config": s.configJSON()}

@@ -41,21 +41,21 @@ func (p Pod) Key() string { return p.ID }
 
 // Container is the record of one app container.
 type Container struct {
-	ID         string                   `json:"id"`
-	PodID      string                   `json:"pod_id"`
-	Config     *runtime.ContainerConfig `json:"config"`
-	State      runtime.ContainerState   `json:"state"`
-	ImageID    string                   `json:"image_id"`  // sha256:<config digest>
-	ImageRef   string                   `json:"image_ref"` // repo digest, or the ID
-	ImageName  string                   `json:"image_name"`
-	CreatedAt  int64                    `json:"created_at"`
+	ID        string                   `json:"id"`
+	PodID     string                   `json:"pod_id"`
+	Config    *runtime.ContainerConfig `json:"config"`
+	State     runtime.ContainerState   `json:"state"`
+	ImageID   string                   `json:"image_id"`  // sha256:<config digest>
+	ImageRef  string                   `json:"image_ref"` // repo digest, or the ID
+	ImageName string                   `json:"image_name"`
+	CreatedAt int64                    `json:"created_at"`
 	// Runtime is the pod's handler (store.Pod.Runtime), copied so that
 	// every later call finds the container's runtime without the pod.
-	Runtime    string                   `json:"runtime,omitempty"`
-	StartedAt  int64                    `json:"started_at,omitempty"`
-	FinishedAt int64                    `json:"finished_at,omitempty"`
-	Pid        int                      `json:"pid,omitempty"`
-	ExitCode   int32                    `json:"exit_code"`
+	Runtime    string `json:"runtime,omitempty"`
+	StartedAt  int64  `json:"started_at,omitempty"`
+	FinishedAt int64  `json:"finished_at,omitempty"`
+	Pid        int    `json:"pid,omitempty"`
+	ExitCode   int32  `json:"exit_code"`
 	// Reason is Completed, Error or OOMKilled once exited.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
