@@ -35,11 +35,13 @@ type probe struct {
 // Features runs `<binary> features` and `--version` once and returns the
 // result. A binary without a `features` command supports nothing optional.
 func (r *Runtime) Features(ctx context.Context) (Features, error) {
-	r.probe.once.Do(func() { r.probe.f, r.probe.err = probeFeatures(ctx, r.cfg.RuncPath) })
+	r.probe.once.Do(func() { r.probe.f, r.probe.err = ProbeFeatures(ctx, r.cfg.RuncPath) })
 	return r.probe.f, r.probe.err
 }
 
-func probeFeatures(ctx context.Context, binary string) (Features, error) {
+// ProbeFeatures asks an OCI runtime binary for its version and features
+// (`krilld check` uses it without making a Runtime).
+func ProbeFeatures(ctx context.Context, binary string) (Features, error) {
 	var f Features
 	out, err := exec.CommandContext(ctx, binary, "--version").Output()
 	if err != nil {
