@@ -73,6 +73,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("prepare rootfs: %w", err)
 	}
 	undo = append(undo, func() { m.Images.RemoveRootfs(context.Background(), id) })
+	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
+		if err := idmapRootfs(mounts, userns); err != nil {
+			return "", err
+		}
+	}
 	if err := mount.All(mounts, rootfs); err != nil {
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
@@ -183,7 +188,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 }
 
 // namespaces returns the namespace files a container of pod joins: the
-// pod's netns, and pause's IPC, UTS and (when shared) PID namespaces.
+// pod's netns, and pause's IPC, UTS, user (when the pod has one) and (when
+// shared) PID namespaces.
 func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.Namespaces {
 	podNS := pod.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	var ns spec.Namespaces
@@ -193,6 +199,9 @@ func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.N
 	}
 	if podNS.GetIpc() != runtime.NamespaceMode_NODE {
 		ns.IPC = sandbox.NamespacePath(pod, "ipc")
+	}
+	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
+		ns.User = sandbox.NamespacePath(pod, "user")
 	}
 	cNS := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	switch cNS.GetPid() {

@@ -36,6 +36,15 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err != nil {
 		return "", err
 	}
+	userns, err := spec.PodUserns(cfg)
+	if err != nil {
+		return "", err
+	}
+	if userns != nil {
+		if err := m.checkUserns(ctx, rtName); err != nil {
+			return "", err
+		}
+	}
 	start := time.Now()
 	// id is a local, not the named result: a failing `return "", err` would
 	// otherwise blank it before the undo steps below, which use it, run.
@@ -183,6 +192,10 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 	if err := mount.All(mounts, rootfs); err != nil {
 		m.Images.RemoveRootfs(ctx, pod.ID)
 		return 0, fmt.Errorf("mount pause rootfs: %w", err)
+	}
+	if err := kernelMountpoints(pod, rootfs); err != nil {
+		m.unmountPause(ctx, pod.ID)
+		return 0, err
 	}
 	var imageName string
 	if len(pause.RepoTags) > 0 {

@@ -23,7 +23,7 @@ import (
 // pause container's PID namespace), TARGET joins the path (the target
 // container's), CONTAINER creates a new namespace and ignores the path, NODE
 // uses the host's.
-type Namespaces struct{ NetNS, IPC, UTS, PID string }
+type Namespaces struct{ NetNS, IPC, UTS, PID, User string }
 
 // Input is everything Generate needs. Fields after SeccompProfileRoot are
 // Krill additions to the design contract; their zero values are safe.
@@ -183,6 +183,9 @@ func generate(in Input) (*specs.Spec, error) {
 	// Mounts last: a missing CRI mount source is created on the host, so
 	// every other check must have passed first.
 	if err := containerMounts(s, in, privileged); err != nil {
+		return nil, err
+	}
+	if err := containerUserns(s, in); err != nil {
 		return nil, err
 	}
 

@@ -109,6 +109,9 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Like /run: user-namespaced containers (whose root is nobody on the
+	// host) must be able to walk down to their rootfs.
+	os.Chmod(dir, 0o711)
 	n, slot := netSlot(t)
 	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot}
 	subnet := fmt.Sprintf("10.91.%d.0/24", n)
