@@ -38,6 +38,7 @@ type Config struct {
 	Registry  RegistryConfig  `toml:"registry"`
 	CNI       CNIConfig       `toml:"cni"`
 	Cgroup    CgroupConfig    `toml:"cgroup"`
+	CDI       CDIConfig       `toml:"cdi"`
 	Streaming StreamingConfig `toml:"streaming"`
 }
 
@@ -90,6 +91,12 @@ type CNIConfig struct {
 	BinDirs []string `toml:"bin_dirs"`
 }
 
+// CDIConfig locates Container Device Interface specs (GPUs, DRA drivers).
+type CDIConfig struct {
+	// SpecDirs are read in order, later ones winning; empty turns CDI off.
+	SpecDirs []string `toml:"spec_dirs"`
+}
+
 // CgroupConfig selects how cgroups are managed.
 type CgroupConfig struct {
 	// Driver is "cgroupfs" (the only one supported; "systemd" is refused).
@@ -140,6 +147,7 @@ func Defaults() *Config {
 			BinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
 		},
 		Cgroup:    CgroupConfig{Driver: "cgroupfs"},
+		CDI:       CDIConfig{SpecDirs: []string{"/etc/cdi", "/var/run/cdi"}},
 		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0},
 	}
 }

@@ -29,6 +29,9 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if c.PauseImage != "registry.k8s.io/pause:3.10" || c.Cgroup.Driver != "cgroupfs" {
 		t.Errorf("pause/cgroup: %+v", c)
 	}
+	if strings.Join(c.CDI.SpecDirs, ",") != "/etc/cdi,/var/run/cdi" {
+		t.Errorf("cdi spec dirs %v", c.CDI.SpecDirs)
+	}
 	if c.Registry.ProgressTimeout.Duration != time.Minute {
 		t.Errorf("progress timeout %s", c.Registry.ProgressTimeout)
 	}

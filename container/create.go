@@ -118,6 +118,9 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
 	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	if err := m.injectCDI(s, cfg); err != nil {
+		return "", err
+	}
 	// kubelet always sends a hugepage limit; runc fails on hosts without
 	// the hugetlb controller (this one's v1 side has none), so limits the
 	// host cannot enforce are dropped, and said so.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"tags.cncf.io/container-device-interface/pkg/cdi"
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/image"
@@ -27,6 +28,7 @@ type Config struct {
 	Cgroups            *cgroups.Manager
 	DaemonOOMScoreAdj  int
 	SeccompProfileRoot string
+	CDISpecDirs        []string // CDI spec directories; none = CDI off
 	Log                *slog.Logger
 }
 
@@ -34,6 +36,7 @@ type Config struct {
 type Manager struct {
 	Config
 	events *broadcaster
+	cdi    *cdi.Cache // nil when CDI is off
 
 	names *store.Names
 	locks store.Locks // one lifecycle call per object at a time
@@ -50,7 +53,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("container"), events: newBroadcaster()}
+	cdiCache, err := newCDICache(cfg.CDISpecDirs)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{Config: cfg, names: store.NewNames("container"), events: newBroadcaster(), cdi: cdiCache}
 	for _, c := range cfg.Containers.List() {
 		m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	}

@@ -114,7 +114,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
 		Containers: ctrStore, Pods: pods, Images: d.images, Runtimes: rts, Cgroups: cg,
-		DaemonOOMScoreAdj: oomAdj, Log: log,
+		DaemonOOMScoreAdj: oomAdj, CDISpecDirs: cfg.CDI.SpecDirs, Log: log,
 	})
 	if err != nil {
 		return nil, err

@@ -74,6 +74,8 @@ type envOptions struct {
 	// runtimeConfig is TOML added to the [runtime] table (dotted keys,
 	// e.g. handlers.x.path = "...").
 	runtimeConfig string
+	// extraConfig is TOML appended to the config file (whole tables).
+	extraConfig string
 }
 
 func repoRoot(t testing.TB) string {
@@ -145,9 +147,10 @@ config_path = %q
 progress_timeout = "10s"
 [cni]
 conf_dir = %q
+%s
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
 		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"), opts.runtimeConfig,
-		filepath.Join(dir, "certs.d"), netd)), 0o644)
+		filepath.Join(dir, "certs.d"), netd, opts.extraConfig)), 0o644)
 
 	e.reg = testregistry.Start(t, testregistry.Options{})
 	e.reg.Push(t, "e2e/busybox", "1", busyboxImage(t))
