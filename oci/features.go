@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
@@ -24,6 +25,9 @@ type Features struct {
 	Version string
 }
 
+// probeTimeout bounds `<binary> --version` and `features` (a few ms each).
+const probeTimeout = 10 * time.Second
+
 // probe caches one Runtime's features: they belong to the binary, which
 // does not change while krilld runs.
 type probe struct {
@@ -35,7 +39,13 @@ type probe struct {
 // Features runs `<binary> features` and `--version` once and returns the
 // result. A binary without a `features` command supports nothing optional.
 func (r *Runtime) Features(ctx context.Context) (Features, error) {
-	r.probe.once.Do(func() { r.probe.f, r.probe.err = ProbeFeatures(ctx, r.cfg.RuncPath) })
+	r.probe.once.Do(func() {
+		// The answer is kept: a caller that gave up must not make it an
+		// error for everyone after.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+		defer cancel()
+		r.probe.f, r.probe.err = ProbeFeatures(pctx, r.cfg.RuncPath)
+	})
 	return r.probe.f, r.probe.err
 }
 

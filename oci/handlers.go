@@ -2,7 +2,6 @@ package oci
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -68,5 +67,5 @@ func (h *Handlers) All() []*Runtime {
 	for _, n := range h.Names() {
 		out = append(out, h.byName[n])
 	}
-	return slices.Clip(out)
+	return out
 }
