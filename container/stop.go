@@ -30,15 +30,13 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 		return nil
 	}
 	if c.State == runtime.ContainerState_CONTAINER_EXITED {
-		return nil
+		return nil // before the runtime lookup: nothing to ask it
 	}
 	rt, err := m.runtime(c)
 	if err != nil {
 		return err
 	}
 	switch c.State {
-	case runtime.ContainerState_CONTAINER_EXITED:
-		return nil
 	case runtime.ContainerState_CONTAINER_CREATED:
 		// Never started: its process waits in runc init; kill it and
 		// record it as exited so that it can be removed.
