@@ -84,7 +84,7 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 		return nil, fmt.Errorf("pause image has neither entrypoint nor cmd: %w", errdefs.ErrInvalidArgument)
 	}
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: OCIVersion,
 		Root:    &specs.Root{Path: in.Rootfs, Readonly: true},
 		Process: &specs.Process{
 			Args:            args,

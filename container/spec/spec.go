@@ -96,7 +96,7 @@ func generate(in Input) (*specs.Spec, error) {
 	}
 
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: OCIVersion,
 		Root:    &specs.Root{Path: in.Rootfs, Readonly: sc.GetReadonlyRootfs()},
 		Process: &specs.Process{Terminal: in.Config.GetTty()},
 		Linux: &specs.Linux{
@@ -223,3 +223,10 @@ func MergeResources(s *specs.Spec, r *specs.LinuxResources) {
 	merged.Devices = append(devices, r.Devices...)
 	s.Linux.Resources = &merged
 }
+
+// OCIVersion is the ociVersion Krill's specs declare: 1.1.0, not the Go
+// module's newer specs.Version, because every field Krill writes exists in
+// 1.1 (idmapped mounts are the newest) and crun before 1.9 (Debian 12's
+// 1.8.1) refuses any spec newer than 1.1 ("unknown version specified");
+// runc does not check it.
+const OCIVersion = "1.1.0"

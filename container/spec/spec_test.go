@@ -23,7 +23,7 @@ func TestGenerateDefaults(t *testing.T) {
 	s, err := Generate(in)
 	checkErr(t, err, nil)
 
-	if s.Version != specs.Version || s.Root.Path != in.Rootfs || s.Root.Readonly {
+	if s.Version != OCIVersion || s.Root.Path != in.Rootfs || s.Root.Readonly {
 		t.Errorf("root = %+v, version %q", s.Root, s.Version)
 	}
 	if !s.Process.Terminal || s.Process.Cwd != "/work" || !slices.Equal(s.Process.Args, []string{"/bin/true"}) {
