@@ -135,3 +135,40 @@ func TestRuntimeHandlers(t *testing.T) {
 		t.Errorf("runc13 root keeps %v after the pods were removed", ids)
 	}
 }
+
+// TestCrunHandler: Debian's crun as a second handler runs a pod and its
+// containers (exec included), in its own root, and removes them. crun
+// refuses this host's hybrid cgroup layout (krilld check says so), so
+// krilld runs where the unified mount is hidden.
+func TestCrunHandler(t *testing.T) {
+	crun, err := exec.LookPath("crun")
+	if err != nil {
+		t.Skip("crun not installed (apt-get install crun)")
+	}
+	e := newEnvWith(t, envOptions{noUnifiedCgroup: true,
+		runtimeConfig: "handlers.crun.path = \"" + crun + "\"\nhandlers.crun.type = \"crun\"\n"})
+	cfg := &runtime.PodSandboxConfig{
+		Metadata:     &runtime.PodSandboxMetadata{Name: "crun", Namespace: "e2e", Uid: "crun-uid"},
+		LogDirectory: filepath.Join(e.dir, "logs", "crun"),
+		Linux:        &runtime.LinuxPodSandboxConfig{CgroupParent: "/krill-e2e/crun"},
+	}
+	e.pods = append(e.pods, "crun")
+	r, err := e.rt.RunPodSandbox(e.ctx(), &runtime.RunPodSandboxRequest{Config: cfg, RuntimeHandler: "crun"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.container(r.PodSandboxId, cfg, "c", []string{"sleep", "3600"})
+	if out := e.exec(id, "echo", "hi"); out != "hi" {
+		t.Errorf("exec under crun: %q", out)
+	}
+	root := filepath.Join(e.dir, "state", "runtimes", "crun")
+	if ids := runcIDs(t, root); !ids[r.PodSandboxId] || !ids[id] {
+		t.Errorf("pod and container not in crun's root: %v", ids)
+	}
+	if _, err := e.rt.RemovePodSandbox(e.ctx(), &runtime.RemovePodSandboxRequest{PodSandboxId: r.PodSandboxId}); err != nil {
+		t.Fatal(err)
+	}
+	if ids := runcIDs(t, root); len(ids) != 0 {
+		t.Errorf("crun root keeps %v", ids)
+	}
+}

@@ -40,6 +40,7 @@ type env struct {
 	// made and must remove.
 	leftovers []string
 	slot      *os.File // flock on the bridge/subnet number, held until cleanup
+	private   bool     // krilld runs in a mount namespace of its own
 }
 
 // netSlot picks a bridge and subnet number no other test process on this
@@ -76,6 +77,10 @@ type envOptions struct {
 	runtimeConfig string
 	// extraConfig is TOML appended to the config file (whole tables).
 	extraConfig string
+	// noUnifiedCgroup runs krilld in a private mount namespace without
+	// /sys/fs/cgroup/unified: crun refuses this host's hybrid layout, and
+	// works on the pure v1 one that is left.
+	noUnifiedCgroup bool
 }
 
 func repoRoot(t testing.TB) string {
@@ -115,7 +120,7 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	// host) must be able to walk down to their rootfs.
 	os.Chmod(dir, 0o711)
 	n, slot := netSlot(t)
-	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot}
+	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot, private: opts.noUnifiedCgroup}
 	subnet := fmt.Sprintf("10.91.%d.0/24", n)
 	netd := filepath.Join(dir, "net.d")
 	os.MkdirAll(netd, 0o755)
@@ -178,6 +183,11 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.cmd = exec.Command(filepath.Join(repoRoot(e.t), "bin", "krilld"), "--config", e.cfgFile)
+	if e.private {
+		// exec keeps the pid, so kill() and cleanup still reach krilld.
+		e.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+			`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" --config "$1"`, e.cmd.Path, e.cfgFile)
+	}
 	e.cmd.Stdout, e.cmd.Stderr = log, log
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := e.cmd.Start(); err != nil {
