@@ -166,6 +166,21 @@ func (m *Manager) ContainerPath(parent, id string) string {
 // (see ValidateParent).
 func (m *Manager) ValidateParent(parent string) error { return ValidateParent(m.driver, parent) }
 
+// UnifiedControllers lists the controllers of the cgroup2 mount in hybrid
+// mode (nil otherwise). crun refuses every container when this is not
+// empty ("cgroups in hybrid mode not supported, drop all controllers from
+// cgroupv2"); runc does not mind.
+func (m *Manager) UnifiedControllers() []string {
+	if m.mode != ModeHybrid {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(m.v2root, "cgroup.controllers"))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
 // Root returns the cgroup root the manager was made for.
 func (m *Manager) Root() string { return m.root }
 

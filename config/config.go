@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -39,6 +41,7 @@ type Config struct {
 	Registry  RegistryConfig  `toml:"registry"`
 	CNI       CNIConfig       `toml:"cni"`
 	Cgroup    CgroupConfig    `toml:"cgroup"`
+	CDI       CDIConfig       `toml:"cdi"`
 	Streaming StreamingConfig `toml:"streaming"`
 	NRI       NRIConfig       `toml:"nri"`
 	Metrics   MetricsConfig   `toml:"metrics"`
@@ -46,8 +49,13 @@ type Config struct {
 
 // RuntimeConfig names the binaries krilld runs.
 type RuntimeConfig struct {
-	// RuncPath is the OCI runtime; a bare name is looked up in PATH.
+	// RuncPath is the OCI runtime of the built-in "runc" handler; a bare
+	// name is looked up in PATH.
 	RuncPath string `toml:"runc_path"`
+	// DefaultHandler is the handler pods asking for none ("") run under.
+	DefaultHandler string `toml:"default_handler"`
+	// Handlers are the RuntimeClass handlers pods may ask for by name.
+	Handlers map[string]HandlerConfig `toml:"handlers"`
 	// ShimPath is krill-shim; "" means next to the krilld binary, then PATH.
 	ShimPath string `toml:"shim_path"`
 	// PauseBinary is the static pause program used for the built-in pause
@@ -59,6 +67,25 @@ type RuntimeConfig struct {
 	PodAnnotations       []string `toml:"pod_annotations"`
 	ContainerAnnotations []string `toml:"container_annotations"`
 }
+
+// HandlerConfig is one RuntimeClass handler: an OCI runtime with a
+// runc-compatible command line.
+type HandlerConfig struct {
+	// Path is the runtime binary; a bare name is looked up in PATH.
+	Path string `toml:"path"`
+	// Root is the runtime's --root; "" means <state>/runtimes/<name>.
+	Root string `toml:"root"`
+	// Type is "runc" or "crun": how its features and version are read.
+	Type string `toml:"type"`
+}
+
+// BuiltinHandler is the handler runtime.runc_path defines when the file
+// does not define one of that name.
+const BuiltinHandler = "runc"
+
+// handlerName keeps names usable as directory names and RuntimeClass
+// handlers (a DNS label, as Kubernetes requires of RuntimeClass.handler).
+var handlerName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // RegistryConfig is about pulling images.
 type RegistryConfig struct {
@@ -77,6 +104,12 @@ type RegistryConfig struct {
 type CNIConfig struct {
 	ConfDir string   `toml:"conf_dir"`
 	BinDirs []string `toml:"bin_dirs"`
+}
+
+// CDIConfig locates Container Device Interface specs (GPUs, DRA drivers).
+type CDIConfig struct {
+	// SpecDirs are read in order, later ones winning; empty turns CDI off.
+	SpecDirs []string `toml:"spec_dirs"`
 }
 
 // CgroupConfig selects how cgroups are managed.
@@ -151,7 +184,7 @@ func Defaults() *Config {
 		Listen:     "unix:///run/krill/krill.sock",
 		LogLevel:   "info",
 		PauseImage: "registry.k8s.io/pause:3.10",
-		Runtime:    RuntimeConfig{RuncPath: "runc"},
+		Runtime:    RuntimeConfig{RuncPath: "runc", DefaultHandler: BuiltinHandler},
 		Registry: RegistryConfig{
 			ConfigPath:             "/etc/krill/certs.d",
 			ProgressTimeout:        Duration{5 * time.Minute},
@@ -163,6 +196,7 @@ func Defaults() *Config {
 			BinDirs: []string{"/opt/cni/bin", "/usr/lib/cni"},
 		},
 		Cgroup:    CgroupConfig{Driver: "auto"},
+		CDI:       CDIConfig{SpecDirs: []string{"/etc/cdi", "/var/run/cdi"}},
 		Streaming: StreamingConfig{Address: "127.0.0.1", Port: 0, DrainExecIOTimeout: Duration{3 * time.Second}},
 		NRI: NRIConfig{
 			Enable:              true,
@@ -240,8 +274,8 @@ func (c *Config) Validate() error {
 	if c.PauseImage == "" {
 		return errors.New("key pause_image: must not be empty")
 	}
-	if c.Runtime.RuncPath == "" {
-		return errors.New("key runtime.runc_path: must not be empty")
+	if err := c.Runtime.validate(); err != nil {
+		return err
 	}
 	for key, list := range map[string][]string{"runtime.pod_annotations": c.Runtime.PodAnnotations, "runtime.container_annotations": c.Runtime.ContainerAnnotations} {
 		for _, p := range list {
@@ -302,6 +336,71 @@ func (n NRIConfig) validate() error {
 		}
 	}
 	return nil
+}
+
+func (r *RuntimeConfig) validate() error {
+	if r.RuncPath == "" {
+		return errors.New("key runtime.runc_path: must not be empty")
+	}
+	for name, h := range r.Handlers {
+		key := "runtime.handlers." + name
+		if !handlerName.MatchString(name) {
+			return fmt.Errorf("key %s: handler names are DNS labels (lower-case letters, digits, '-')", key)
+		}
+		if h.Path == "" {
+			return fmt.Errorf("key %s.path: must not be empty", key)
+		}
+		if h.Root != "" && !filepath.IsAbs(h.Root) {
+			return fmt.Errorf("key %s.root: %q must be an absolute path", key, h.Root)
+		}
+		switch h.Type {
+		case "", "runc", "crun":
+		default:
+			return fmt.Errorf("key %s.type: %q is not runc or crun", key, h.Type)
+		}
+	}
+	if _, ok := r.AllHandlers()[r.DefaultHandler]; !ok {
+		return fmt.Errorf("key runtime.default_handler: %q is not a configured handler (known: %s)",
+			r.DefaultHandler, strings.Join(r.HandlerNames(), ", "))
+	}
+	return nil
+}
+
+// AllHandlers returns the configured handlers plus the built-in "runc"
+// one (runtime.runc_path, root <state>/runc) unless the file redefines it.
+// Type "" is resolved to "runc".
+func (r *RuntimeConfig) AllHandlers() map[string]HandlerConfig {
+	all := map[string]HandlerConfig{BuiltinHandler: {Path: r.RuncPath, Type: "runc"}}
+	for name, h := range r.Handlers {
+		if h.Type == "" {
+			h.Type = "runc"
+		}
+		all[name] = h
+	}
+	return all
+}
+
+// HandlerRoot is the --root of a handler's runtime: its root key, else
+// <state>/runc for the "runc" handler (where krilld always kept it) and
+// <state>/runtimes/<name> for the others.
+func (c *Config) HandlerRoot(name string) string {
+	if h := c.Runtime.AllHandlers()[name]; h.Root != "" {
+		return h.Root
+	}
+	if name == BuiltinHandler {
+		return filepath.Join(c.State, "runc")
+	}
+	return filepath.Join(c.State, "runtimes", name)
+}
+
+// HandlerNames lists the handler names, sorted.
+func (r *RuntimeConfig) HandlerNames() []string {
+	var names []string
+	for name := range r.AllHandlers() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // SocketPath returns the filesystem path of the unix listen address.

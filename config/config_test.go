@@ -36,6 +36,9 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if c.Registry.PullTimeout.Duration != time.Hour || len(c.PinnedImages) != 0 {
 		t.Errorf("pull timeout %s, pinned %v", c.Registry.PullTimeout, c.PinnedImages)
 	}
+	if strings.Join(c.CDI.SpecDirs, ",") != "/etc/cdi,/var/run/cdi" {
+		t.Errorf("cdi spec dirs %v", c.CDI.SpecDirs)
+	}
 	if p, _ := c.SocketPath(); p != "/run/krill/krill.sock" {
 		t.Errorf("socket path %q", p)
 	}
@@ -86,6 +89,11 @@ func TestRefusals(t *testing.T) {
 		{"no downloads", "[registry]\nmax_concurrent_downloads = 0\n", "registry.max_concurrent_downloads"},
 		{"negative pull timeout", "[registry]\npull_timeout = \"-1s\"\n", "registry.pull_timeout"},
 		{"metrics address without port", "[metrics]\naddress = \"127.0.0.1\"\n", "metrics.address"},
+		{"handler without path", "[runtime.handlers.kata]\nroot = \"/r\"\n", "runtime.handlers.kata.path"},
+		{"bad handler name", "[runtime.handlers.Kata_1]\npath = \"x\"\n", "runtime.handlers.Kata_1"},
+		{"bad handler type", "[runtime.handlers.k]\npath = \"x\"\ntype = \"kata\"\n", "runtime.handlers.k.type"},
+		{"relative handler root", "[runtime.handlers.k]\npath = \"x\"\nroot = \"r\"\n", "runtime.handlers.k.root"},
+		{"unknown default handler", "[runtime]\ndefault_handler = \"crun\"\n", "runtime.default_handler"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(write(t, tc.file))
@@ -93,6 +101,34 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("err = %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestHandlers(t *testing.T) {
+	c, err := Load(write(t, `
+[runtime]
+default_handler = "crun"
+[runtime.handlers.crun]
+path = "/usr/bin/crun"
+type = "crun"
+[runtime.handlers.runc13]
+path = "/opt/runc"
+root = "/run/r13"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Runtime.HandlerNames(), ","); got != "crun,runc,runc13" {
+		t.Errorf("handlers %s, want the built-in runc plus the two of the file", got)
+	}
+	all := c.Runtime.AllHandlers()
+	if all["runc"].Path != "runc" || all["runc13"].Type != "runc" || all["crun"].Type != "crun" {
+		t.Errorf("handlers %+v", all)
+	}
+	for name, want := range map[string]string{"runc": "/run/krill/runc", "crun": "/run/krill/runtimes/crun", "runc13": "/run/r13"} {
+		if got := c.HandlerRoot(name); got != want {
+			t.Errorf("root of %s: %s, want %s", name, got, want)
+		}
 	}
 }
 

@@ -79,6 +79,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", fmt.Errorf("prepare rootfs: %w", err)
 	}
 	undo = append(undo, func(ctx context.Context) { m.Images.RemoveRootfs(ctx, id) })
+	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
+		if err := idmapRootfs(mounts, userns); err != nil {
+			return "", err
+		}
+	}
 	if err := mount.All(mounts, rootfs); err != nil {
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
@@ -128,6 +133,9 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
 	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	if err := m.injectCDI(s, cfg); err != nil {
+		return "", err
+	}
 	// NRI plugins adjust the spec before runc sees it. Their registration
 	// waits until the record is stored, so none misses this container.
 	unblockNRI := m.NRI.BlockSync()
@@ -167,7 +175,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ref = img.RepoDigests[0]
 	}
 	c := store.Container{
-		ID: id, PodID: pod.ID, Config: cfg,
+		ID: id, PodID: pod.ID, Config: cfg, Runtime: pod.Runtime,
 		State:       runtime.ContainerState_CONTAINER_CREATED,
 		ImageID:     img.ID,
 		ImageRef:    ref,
@@ -212,7 +220,8 @@ func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Co
 }
 
 // namespaces returns the namespace files a container of pod joins: the
-// pod's netns, and pause's IPC, UTS and (when shared) PID namespaces.
+// pod's netns, and pause's IPC, UTS, user (when the pod has one) and (when
+// shared) PID namespaces.
 func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.Namespaces {
 	podNS := pod.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	var ns spec.Namespaces
@@ -222,6 +231,9 @@ func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.N
 	}
 	if podNS.GetIpc() != runtime.NamespaceMode_NODE {
 		ns.IPC = sandbox.NamespacePath(pod, "ipc")
+	}
+	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
+		ns.User = sandbox.NamespacePath(pod, "user")
 	}
 	cNS := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
 	switch cNS.GetPid() {

@@ -36,7 +36,11 @@ func (m *Manager) Exec(ctx context.Context, id string, cmd []string, tty bool, s
 	p.Args = cmd
 	p.Terminal = tty
 	p.ConsoleSize = nil
-	return m.Runtime.Exec(ctx, c.ID, &p, stdin, stdout, stderr, resize)
+	rt, err := m.runtime(c)
+	if err != nil {
+		return -1, err
+	}
+	return rt.Exec(ctx, c.ID, &p, stdin, stdout, stderr, resize)
 }
 
 // Attach connects to the container's stdio through its shim.
@@ -45,7 +49,11 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 	if err != nil {
 		return err
 	}
-	return m.Runtime.Attach(ctx, c.ID, stdin, stdout, stderr, c.Config.GetTty(), resize)
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
+	return rt.Attach(ctx, c.ID, stdin, stdout, stderr, c.Config.GetTty(), resize)
 }
 
 // PodNetNS returns the network namespace of a pod, "" with host network.

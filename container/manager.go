@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"tags.cncf.io/container-device-interface/pkg/cdi"
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
@@ -26,7 +27,7 @@ type Config struct {
 	Containers         *store.Store[store.Container]
 	Pods               *sandbox.Manager
 	Images             *image.Service
-	Runtime            *oci.Runtime
+	Runtimes           *oci.Handlers // a container runs under its pod's handler
 	Cgroups            *cgroups.Manager
 	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
 	DaemonOOMScoreAdj  int
@@ -35,13 +36,15 @@ type Config struct {
 	AllowedAnnotations spec.AllowedAnnotations // CRI annotations passed into OCI specs
 	// AppArmor is the host's AppArmor (apparmor.Host); nil is a host
 	// without it.
-	AppArmor spec.AppArmor
-	Log      *slog.Logger
+	AppArmor    spec.AppArmor
+	CDISpecDirs []string // CDI spec directories; none = CDI off
+	Log         *slog.Logger
 }
 
 // Manager runs app containers.
 type Manager struct {
 	Config
+	cdi *cdi.Cache // nil when CDI is off
 
 	names *store.Names
 	locks store.Locks // one lifecycle call per object at a time
@@ -64,7 +67,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("container")}
+	cdiCache, err := newCDICache(cfg.CDISpecDirs)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{Config: cfg, names: store.NewNames("container"), cdi: cdiCache}
 	for _, c := range cfg.Containers.List() {
 		m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	}
@@ -79,6 +86,24 @@ func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.
 
 func nameKey(podID string, md *runtime.ContainerMetadata) string {
 	return fmt.Sprintf("%s_%s_%d", md.GetName(), podID, md.GetAttempt())
+}
+
+// runtime returns the OCI runtime of a container: its pod's handler.
+func (m *Manager) runtime(c store.Container) (*oci.Runtime, error) {
+	rt, err := m.Runtimes.Get(c.Runtime)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.ID, err)
+	}
+	return rt, nil
+}
+
+// runtimeOf is runtime for callers holding only an ID.
+func (m *Manager) runtimeOf(id string) (*oci.Runtime, error) {
+	c, err := m.Containers.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return m.runtime(c)
 }
 
 func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }

@@ -63,22 +63,30 @@ func (m *Manager) Recover(ctx context.Context) {
 
 // recoverOne brings one container's record in line with its process.
 func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
+	rt, err := m.runtime(c)
+	if err != nil && c.State != runtime.ContainerState_CONTAINER_EXITED {
+		// Its handler left the configuration: nothing can ask about it
+		// any more; the record stays for kubelet to remove.
+		m.Log.Warn("container's runtime handler is gone", "container", c.ID, "err", err)
+		m.closeExited(c.ID)
+		return
+	}
 	switch c.State {
 	case runtime.ContainerState_CONTAINER_EXITED:
 		m.closeExited(c.ID)
 	case runtime.ContainerState_CONTAINER_RUNNING:
-		if exit := m.Runtime.Exited(c.ID); exit != nil {
+		if exit := rt.Exited(c.ID); exit != nil {
 			m.recordExit(c.ID, exit, false)
 			return
 		}
 		go m.wait(c.ID, m.watchOOM(c.ID, c.CgroupsPath))
 	case runtime.ContainerState_CONTAINER_CREATED:
-		if exit := m.Runtime.Exited(c.ID); exit != nil {
+		if exit := rt.Exited(c.ID); exit != nil {
 			m.recordExit(c.ID, exit, false)
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
-		status, err := m.Runtime.Status(cctx, c.ID)
+		status, err := rt.Status(cctx, c.ID)
 		cancel()
 		if err != nil {
 			m.Log.Warn("state of created container", "container", c.ID, "err", err)
@@ -87,13 +95,13 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 		switch status {
 		case "running":
 			m.Log.Warn("container started by a krilld that died in StartContainer: recorded running", "container", c.ID)
-			pid, _ := m.Runtime.Pid(c.ID)
+			pid, _ := rt.Pid(c.ID)
 			m.markRunning(c.ID, pid, time.Now(), m.watchOOM(c.ID, c.CgroupsPath))
 		case "created", "stopped":
 			// krilld died between the shim/`runc create` and `runc start`:
 			// what it made goes, and StartContainer makes it anew.
 			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
-			if err := m.Runtime.Delete(cctx, c.ID); err != nil {
+			if err := rt.Delete(cctx, c.ID); err != nil {
 				m.Log.Warn("delete half-started container", "container", c.ID, "err", err)
 			}
 			cancel()
@@ -108,9 +116,11 @@ func (m *Manager) removeHalfCreated(ctx context.Context, id string) {
 	m.Log.Warn("removing half-created container", "container", id)
 	ctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
 	defer cancel()
-	if err := m.Runtime.Delete(ctx, id); err != nil {
-		m.Log.Warn("delete half-created container; tried again at the next start", "container", id, "err", err)
-		return
+	for _, rt := range m.Runtimes.All() { // no record names its handler
+		if err := rt.Delete(ctx, id); err != nil {
+			m.Log.Warn("delete half-created container; tried again at the next start", "container", id, "err", err)
+			return
+		}
 	}
 	m.unmountImageVolumes(ctx, id)
 	mount.UnmountAll(filepath.Join(m.StateDir, id, "rootfs"), 0)

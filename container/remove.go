@@ -29,7 +29,11 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		}
 	}
 	defer m.locks.Lock(c.ID)()
-	if err := m.Runtime.Delete(ctx, c.ID); err != nil {
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
+	if err := rt.Delete(ctx, c.ID); err != nil {
 		return fmt.Errorf("delete container %s: %w", c.ID, err)
 	}
 	rootfs := filepath.Join(c.Bundle, "rootfs")

@@ -42,8 +42,12 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
 	t := time.Now()
-	pid, err := m.Runtime.Create(ctx, oci.CreateOpts{
+	pid, err := rt.Create(ctx, oci.CreateOpts{
 		ID: c.ID, Bundle: c.Bundle, LogPath: c.LogPath, LogRoot: pod.Config.GetLogDirectory(),
 		Stdin: c.Config.GetStdin(), StdinOnce: c.Config.GetStdinOnce(), TTY: c.Config.GetTty(),
 	})
@@ -62,7 +66,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	// `runc create` has made the cgroup by now.
 	oom := m.watchOOM(c.ID, c.CgroupsPath)
 	t = time.Now()
-	if err := m.Runtime.Start(ctx, c.ID); err != nil {
+	if err := rt.Start(ctx, c.ID); err != nil {
 		oom.end()
 		return m.startFailed(c, err)
 	}
@@ -105,8 +109,10 @@ const startErrorCode = 128
 func (m *Manager) startFailed(c store.Container, err error) error {
 	// Whatever runc and the shim got to make goes now; Remove would do it
 	// too, but a half-started init must not linger until then.
-	if derr := m.Runtime.Delete(context.Background(), c.ID); derr != nil {
-		m.Log.Warn("delete container after failed start", "container", c.ID, "err", derr)
+	if rt, rerr := m.runtime(c); rerr == nil {
+		if derr := rt.Delete(context.Background(), c.ID); derr != nil {
+			m.Log.Warn("delete container after failed start", "container", c.ID, "err", derr)
+		}
 	}
 	msg := strings.TrimSuffix(err.Error(), ": "+errdefs.ErrUnknown.Error())
 	if errdefs.IsUnknown(err) {
@@ -133,7 +139,11 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 // It runs once per started container, also for containers recovered after a
 // restart.
 func (m *Manager) wait(id string, oom *oomWatch) {
-	exit, err := m.Runtime.Wait(context.Background(), id)
+	rt, err := m.runtimeOf(id)
+	var exit *oci.Exit
+	if err == nil {
+		exit, err = rt.Wait(context.Background(), id)
+	}
 	if err != nil {
 		m.Log.Warn("wait for container", "container", id, "err", err)
 		exit = &oci.Exit{Code: 255, FinishedAt: time.Now()}

@@ -35,10 +35,14 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 		// create waits for Start), so nothing changes, as in containerd.
 		return nil
 	}
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
 	done := m.exitedChan(c.ID)
 	if timeout > 0 {
 		sig := m.stopSignal(c)
-		if err := m.Runtime.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
+		if err := rt.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("signal container %s: %w", c.ID, err)
 		}
 		select {
@@ -49,7 +53,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 			return ctx.Err()
 		}
 	}
-	if err := m.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
+	if err := rt.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("kill container %s: %w", c.ID, err)
 	}
 	if !m.waitExit(ctx, c.ID, 30*time.Second) {

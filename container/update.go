@@ -41,7 +41,9 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 		if err := updateBundleResources(c.Bundle, oci); err != nil {
 			return fmt.Errorf("update resources of %s: %w", c.ID, err)
 		}
-	} else if err := m.Runtime.Update(ctx, c.ID, oci); err != nil {
+	} else if rt, err := m.runtime(c); err != nil {
+		return err
+	} else if err := rt.Update(ctx, c.ID, oci); err != nil {
 		return fmt.Errorf("update resources of %s: %w", c.ID, err)
 	}
 	c, err = m.Containers.Update(c.ID, func(r *store.Container) error {
@@ -84,5 +86,9 @@ func (m *Manager) ReopenLog(ctx context.Context, id string) error {
 	if c.State != runtime.ContainerState_CONTAINER_RUNNING {
 		return fmt.Errorf("container %s is not running: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
-	return m.Runtime.ReopenLog(ctx, c.ID)
+	rt, err := m.runtime(c)
+	if err != nil {
+		return err
+	}
+	return rt.ReopenLog(ctx, c.ID)
 }

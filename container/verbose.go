@@ -44,11 +44,13 @@ func (m *Manager) verboseInfo(ctx context.Context, c store.Container) (string, e
 	if pod, err := m.Pods.Get(c.PodID); err == nil {
 		info.RuntimeHandler = pod.Handler
 	}
-	if pid, ok := m.Runtime.ShimPid(c.ID); ok {
-		info.ShimPid = pid
-	}
-	if m.Runtime.Exited(c.ID) == nil {
-		info.Namespaces = sandbox.ProcessNamespaces(c.Pid)
+	if rt, err := m.runtime(c); err == nil {
+		if pid, ok := rt.ShimPid(c.ID); ok {
+			info.ShimPid = pid
+		}
+		if rt.Exited(c.ID) == nil {
+			info.Namespaces = sandbox.ProcessNamespaces(c.Pid)
+		}
 	}
 	b, err := json.Marshal(info)
 	if err != nil {

@@ -26,18 +26,35 @@ func (s *Server) Status(ctx context.Context, r *runtime.StatusRequest) (*runtime
 		{Type: runtime.RuntimeReady, Status: true},
 		{Type: runtime.NetworkReady, Status: netReady, Reason: reason, Message: msg},
 	}},
-		// runc 1.1 mounts "rro"; it has no idmapped mounts, so no user
-		// namespaces. "" is the default handler.
-		RuntimeHandlers: []*runtime.RuntimeHandler{{
-			Name:     "",
-			Features: &runtime.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: false},
-		}},
-		Features: &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
+		RuntimeHandlers: s.runtimeHandlers(ctx),
+		Features:        &runtime.RuntimeFeatures{SupplementalGroupsPolicy: true},
 	}
 	if r.GetVerbose() {
 		resp.Info = s.verboseStatus(resp)
 	}
 	return resp, nil
+}
+
+// runtimeHandlers lists "" (the default handler) and then every handler by
+// name, each with the features its binary reported.
+func (s *Server) runtimeHandlers(ctx context.Context) []*runtime.RuntimeHandler {
+	names := append([]string{""}, s.runtimes.Names()...)
+	var out []*runtime.RuntimeHandler
+	for _, name := range names {
+		rt, err := s.runtimes.Get(name)
+		if err != nil {
+			continue
+		}
+		f, err := rt.Features(ctx)
+		if err != nil {
+			s.log.Warn("runtime handler features", "handler", name, "err", err)
+		}
+		out = append(out, &runtime.RuntimeHandler{Name: name, Features: &runtime.RuntimeHandlerFeatures{
+			RecursiveReadOnlyMounts: f.RecursiveReadOnlyMounts,
+			UserNamespaces:          f.UserNamespaces,
+		}})
+	}
+	return out
 }
 
 // RuntimeConfig tells kubelet which cgroup driver is in force (kubelet >=

@@ -14,6 +14,7 @@ import (
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
+	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/streaming"
 )
@@ -32,6 +33,7 @@ type Server struct {
 	pods       *sandbox.Manager
 	containers *container.Manager
 	events     *events.Broadcaster
+	runtimes   *oci.Handlers
 	streams    *streaming.Server
 	log        *slog.Logger
 
@@ -53,6 +55,7 @@ type Deps struct {
 	Pods       *sandbox.Manager
 	Containers *container.Manager
 	Events     *events.Broadcaster
+	Runtimes   *oci.Handlers
 	Streams    *streaming.Server
 	Log        *slog.Logger
 }
@@ -67,6 +70,7 @@ func New(d Deps) *Server {
 		pods:       d.Pods,
 		containers: d.Containers,
 		events:     d.Events,
+		runtimes:   d.Runtimes,
 		streams:    d.Streams,
 		log:        d.Log,
 		closing:    make(chan struct{}),

@@ -5,7 +5,7 @@
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
-pkgs=(runc containernetworking-plugins iproute2 iptables gcc libc6-dev musl-tools make
+pkgs=(runc crun containernetworking-plugins iproute2 iptables gcc libc6-dev musl-tools make
       docker-registry apache2-utils busybox-static git ca-certificates curl)
 missing=()
 for p in "${pkgs[@]}"; do

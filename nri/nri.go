@@ -30,7 +30,7 @@ type Config struct {
 type Deps struct {
 	Pods              *store.Store[store.Pod]
 	Containers        *store.Store[store.Container]
-	Runtime           *oci.Runtime
+	Runtimes          *oci.Handlers // a container's runtime is its pod's handler's
 	Cgroups           *cgroups.Manager
 	DaemonOOMScoreAdj int // no plugin may set a container's oom_score_adj below it
 	Log               *slog.Logger

@@ -77,7 +77,11 @@ func (s *Service) applyUpdate(ctx context.Context, u *api.ContainerUpdate) error
 	}
 	res := spec.Linux.Resources
 	s.Cgroups.DropUnsupported(res)
-	if err := s.Runtime.Update(ctx, c.ID, res); err != nil {
+	rt, err := s.Runtimes.Get(c.Runtime)
+	if err != nil {
+		return fmt.Errorf("update container %s: %w", c.ID, err)
+	}
+	if err := rt.Update(ctx, c.ID, res); err != nil {
 		return fmt.Errorf("update container %s: %w", c.ID, err)
 	}
 	_, err = s.Containers.Update(c.ID, func(r *store.Container) error {
@@ -98,7 +102,11 @@ func (s *Service) evict(ctx context.Context, evictions []*api.ContainerEviction)
 			continue
 		}
 		s.Log.Warn("NRI plugin evicts container", "container", c.ID, "reason", e.GetReason())
-		if err := s.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
+		rt, err := s.Runtimes.Get(c.Runtime)
+		if err == nil {
+			err = rt.Kill(ctx, c.ID, syscall.SIGKILL, true)
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			s.Log.Warn("NRI eviction failed", "container", c.ID, "err", err)
 		}
 	}

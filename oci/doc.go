@@ -3,7 +3,9 @@
 // socket, reaping and exit file (see cmd/krill-shim/doc.go for its protocol).
 //
 // It owns:
-//   - runc invocations (through github.com/containerd/go-runc, `--root Config.RuncRoot`);
+//   - runc invocations (through github.com/containerd/go-runc, `--root Config.RuncRoot`),
+//     one Runtime per RuntimeClass handler (Handlers), each probed for its
+//     features (`<binary> features`);
 //   - state/shims/<id>/: the shim's directory (shim.pid, init.pid, exit,
 //     runc.log, shim.log, ctl.sock, attach.sock); the pause container gets
 //     one too, for runc.log and init.pid, but no shim;

@@ -18,10 +18,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Config says where runc, the shim and their state live.
+// Config says where runc, the shim and their state live. Any OCI runtime
+// with runc's command line (runc, crun) can be RuncPath.
 type Config struct {
 	RuncPath string // runc binary; "" = "runc" from PATH
-	RuncRoot string // runc --root (state/runc)
+	RuncRoot string // runc --root (state/runc for the built-in handler)
 	ShimPath string // krill-shim binary; "" = "krill-shim" from PATH
 	ShimDir  string // state/shims: one directory per container
 	// ExecDrain is how long Exec waits for output once the exec'd process
@@ -57,8 +58,9 @@ type Exit struct {
 // memory that matters: everything is in Config.ShimDir and runc's root, so a
 // new Runtime after a krilld restart picks up where the old one left.
 type Runtime struct {
-	cfg  Config
-	runc *runc.Runc
+	cfg   Config
+	runc  *runc.Runc
+	probe probe
 }
 
 // New checks the binaries and creates the state directories.

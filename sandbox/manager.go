@@ -39,7 +39,7 @@ type Config struct {
 	Pods              *store.Store[store.Pod]
 	Images            *image.Service
 	Network           *network.Manager
-	Runtime           *oci.Runtime
+	Runtimes          *oci.Handlers // one OCI runtime per RuntimeClass handler
 	Cgroups           *cgroups.Manager
 	Events            *events.Broadcaster // the pod's own lifecycle events
 	DaemonOOMScoreAdj int

@@ -17,7 +17,7 @@ import (
 //     complete once; its pause may have died since (then it is NOTREADY);
 //   - a pod directory or netns file without a record is a Run that crashed
 //     half-way (the netns is made first, the files next): its network,
-//     pause container, rootfs, files and netns are removed. The netns file
+//     pause container (under whichever handler ran it), rootfs, files and netns are removed. The netns file
 //     goes last and only once CNI DEL worked, so a DEL that failed (a hung
 //     plugin, cut off after CleanupTimeout) is tried again next start;
 //   - a pod whose record was quarantined (unreadable) is not an orphan:
@@ -49,6 +49,11 @@ func (m *Manager) removeOrphan(ctx context.Context, id string) {
 	m.Log.Warn("removing half-created pod", "pod", id)
 	orphan := store.Pod{ID: id, Config: &runtime.PodSandboxConfig{}}
 	cctx, cancel := cleanupCtx(ctx)
+	// No record says which handler ran its pause: ask every runtime
+	// (deleting an unknown container is no error).
+	for _, rt := range m.Runtimes.All() {
+		rt.Delete(cctx, id)
+	}
 	m.removePause(cctx, orphan)
 	cancel()
 	// CNI may have run already: DEL from libcni's cache (or the intent

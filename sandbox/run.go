@@ -31,6 +31,21 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.Cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
 		return "", err
 	}
+	// The handler first: a pod asking for gVisor or Kata must not quietly
+	// run under runc, and nothing is made before the refusal.
+	rtName, err := m.Runtimes.Resolve(handler)
+	if err != nil {
+		return "", err
+	}
+	userns, err := spec.PodUserns(cfg)
+	if err != nil {
+		return "", err
+	}
+	if userns != nil {
+		if err := m.checkUserns(ctx, rtName); err != nil {
+			return "", err
+		}
+	}
 	start := time.Now()
 	// id is a local, not the named result: a failing `return "", err` would
 	// otherwise blank it before the undo steps below, which use it, run.
@@ -57,6 +72,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		State:        runtime.PodSandboxState_SANDBOX_READY,
 		CreatedAt:    time.Now().UnixNano(),
 		Handler:      handler,
+		Runtime:      rtName,
 		CgroupParent: cfg.GetLinux().GetCgroupParent(),
 	}
 	nsOpts := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
@@ -232,6 +248,10 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		m.Images.RemoveRootfs(ctx, pod.ID)
 		return 0, fmt.Errorf("mount pause rootfs: %w", err)
 	}
+	if err := kernelMountpoints(pod, rootfs); err != nil {
+		m.unmountPause(ctx, pod.ID)
+		return 0, err
+	}
 	var imageName string
 	if len(pause.RepoTags) > 0 {
 		imageName = pause.RepoTags[0]
@@ -261,7 +281,12 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		m.unmountPause(ctx, pod.ID)
 		return 0, fmt.Errorf("pause spec: %w", err)
 	}
-	pid, err := m.Runtime.RunDetached(ctx, pod.ID, bundle)
+	rt, err := m.Runtimes.Get(pod.Runtime)
+	if err != nil {
+		m.unmountPause(ctx, pod.ID)
+		return 0, err
+	}
+	pid, err := rt.RunDetached(ctx, pod.ID, bundle)
 	if err != nil {
 		m.unmountPause(ctx, pod.ID)
 		return 0, fmt.Errorf("start pause container: %w", err)
@@ -290,7 +315,10 @@ func (m *Manager) unmountPause(ctx context.Context, id string) bool {
 // whether all of them succeeded, so that a caller can try again later.
 func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
 	ok := true
-	if err := m.Runtime.Delete(ctx, pod.ID); err != nil {
+	if rt, err := m.Runtimes.Get(pod.Runtime); err != nil {
+		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
+		ok = false
+	} else if err := rt.Delete(ctx, pod.ID); err != nil {
 		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
 		ok = false
 	}

@@ -12,7 +12,14 @@ type Pod struct {
 	Config    *runtime.PodSandboxConfig `json:"config"`
 	State     runtime.PodSandboxState   `json:"state"`
 	CreatedAt int64                     `json:"created_at"` // unix nanoseconds
-	Handler   string                    `json:"runtime_handler,omitempty"`
+	// Handler is the RuntimeClass handler asked for ("" = default), as
+	// PodSandboxStatus reports it.
+	Handler string `json:"runtime_handler,omitempty"`
+	// Runtime is the configured handler the pod and all its containers run
+	// under: Handler resolved once at RunPodSandbox, so a later change of
+	// the default handler does not move a running pod. "" (records older
+	// than handlers) is the default.
+	Runtime string `json:"runtime,omitempty"`
 	// NetNS is the bind-mounted network namespace ("" with host network).
 	NetNS string `json:"netns,omitempty"`
 	IP    string `json:"ip,omitempty"`
@@ -41,18 +48,21 @@ func (p Pod) Key() string { return p.ID }
 
 // Container is the record of one app container.
 type Container struct {
-	ID         string                   `json:"id"`
-	PodID      string                   `json:"pod_id"`
-	Config     *runtime.ContainerConfig `json:"config"`
-	State      runtime.ContainerState   `json:"state"`
-	ImageID    string                   `json:"image_id"`  // sha256:<config digest>
-	ImageRef   string                   `json:"image_ref"` // repo digest, or the ID
-	ImageName  string                   `json:"image_name"`
-	CreatedAt  int64                    `json:"created_at"`
-	StartedAt  int64                    `json:"started_at,omitempty"`
-	FinishedAt int64                    `json:"finished_at,omitempty"`
-	Pid        int                      `json:"pid,omitempty"`
-	ExitCode   int32                    `json:"exit_code"`
+	ID        string                   `json:"id"`
+	PodID     string                   `json:"pod_id"`
+	Config    *runtime.ContainerConfig `json:"config"`
+	State     runtime.ContainerState   `json:"state"`
+	ImageID   string                   `json:"image_id"`  // sha256:<config digest>
+	ImageRef  string                   `json:"image_ref"` // repo digest, or the ID
+	ImageName string                   `json:"image_name"`
+	CreatedAt int64                    `json:"created_at"`
+	// Runtime is the pod's handler (store.Pod.Runtime), copied so that
+	// every later call finds the container's runtime without the pod.
+	Runtime    string `json:"runtime,omitempty"`
+	StartedAt  int64  `json:"started_at,omitempty"`
+	FinishedAt int64  `json:"finished_at,omitempty"`
+	Pid        int    `json:"pid,omitempty"`
+	ExitCode   int32  `json:"exit_code"`
 	// Reason is Completed, Error or OOMKilled once exited.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`

@@ -57,6 +57,10 @@ func main() {
 		os.Exit(2)
 	}
 
+	// The sync pipe must not reach runc: krilld reads it to EOF, and a
+	// runtime whose container init keeps inherited fds until `start` (crun)
+	// would hold it open and hang CreateContainer.
+	syscall.CloseOnExec(3)
 	syncPipe := os.NewFile(3, "sync")
 	s := &shim{opt: o, clients: map[*client]struct{}{}, exited: make(chan struct{}), acked: make(chan struct{})}
 	if err := s.create(); err != nil {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"github.com/krill-runtime/krill/apparmor"
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
+	"github.com/krill-runtime/krill/oci"
 )
 
 const capSysResource = 24
@@ -44,12 +45,9 @@ func check(cfg *config.Config, w io.Writer) int {
 		fmt.Fprintf(w, "%s %-14s %s\n", mark, what, detail)
 	}
 
-	if p, err := findBinary(cfg.Runtime.RuncPath, "runc"); err != nil {
-		report(false, true, "runc", err.Error()+" (apt-get install runc)")
-	} else {
-		out, err := exec.Command(p, "--version").Output()
-		v := strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
-		report(err == nil, true, "runc", p+": "+v)
+	cg, cgErr := cgroups.NewManager("/sys/fs/cgroup")
+	for _, name := range cfg.Runtime.HandlerNames() {
+		checkHandler(cfg, name, cg, report)
 	}
 	if p, err := findBinary(cfg.Runtime.ShimPath, "krill-shim"); err != nil {
 		report(false, true, "krill-shim", err.Error()+" (make build)")
@@ -83,12 +81,12 @@ func check(cfg *config.Config, w io.Writer) int {
 		report(true, false, "cni config", strings.Join(confs, ", "))
 	}
 
-	if m, err := cgroups.NewManager("/sys/fs/cgroup"); err != nil {
-		report(false, true, "cgroups", err.Error())
-	} else if d, err := cgroups.ChooseDriver(cfg.Cgroup.Driver, m.Mode(), cgroups.SystemdBooted()); err != nil {
-		report(false, true, "cgroups", "mode "+m.Mode()+": "+err.Error())
+	if cgErr != nil {
+		report(false, true, "cgroups", cgErr.Error())
+	} else if d, err := cgroups.ChooseDriver(cfg.Cgroup.Driver, cg.Mode(), cgroups.SystemdBooted()); err != nil {
+		report(false, true, "cgroups", "mode "+cg.Mode()+": "+err.Error())
 	} else {
-		report(true, true, "cgroups", fmt.Sprintf("mode %s, driver %s (configured %q)", m.Mode(), d, cfg.Cgroup.Driver))
+		report(true, true, "cgroups", fmt.Sprintf("mode %s, driver %s (configured %q)", cg.Mode(), d, cfg.Cgroup.Driver))
 	}
 	if (&apparmor.Host{}).Enabled() {
 		report(true, false, "apparmor", "enabled: RuntimeDefault applies "+apparmor.DefaultProfile+", Localhost profiles must be loaded")
@@ -112,6 +110,47 @@ func check(cfg *config.Config, w io.Writer) int {
 	}
 	fmt.Fprintln(w, "host is ready for Krill")
 	return 0
+}
+
+// checkHandler reports one RuntimeClass handler: its binary, version and
+// features, a runc older than the 2025 advisory fixes, and crun on a
+// hybrid cgroup layout it refuses. Only the default handler is required.
+func checkHandler(cfg *config.Config, name string, cg *cgroups.Manager, report func(ok, required bool, what, detail string)) {
+	h := cfg.Runtime.AllHandlers()[name]
+	what := "handler " + name
+	required := name == cfg.Runtime.DefaultHandler
+	p, err := findBinary(h.Path, h.Type)
+	if err != nil {
+		hint := " (apt-get install crun)"
+		if h.Type == "runc" {
+			hint = " (apt-get install runc, or build a current one: hack/build-runc.sh)"
+		}
+		report(false, required, what, err.Error()+hint)
+		return
+	}
+	f, err := oci.ProbeFeatures(context.Background(), p)
+	if err != nil {
+		report(false, required, what, err.Error())
+		return
+	}
+	report(true, required, what, fmt.Sprintf("%s: %s (user namespaces: %v, rro mounts: %v)",
+		p, f.Version, f.UserNamespaces, f.RecursiveReadOnlyMounts))
+	switch h.Type {
+	case "runc":
+		if why, err := oci.RuncAdvisory(f.Version); err != nil || why != "" {
+			if err != nil {
+				why = err.Error()
+			}
+			report(false, false, what, why+"; hack/build-runc.sh builds a current one")
+		}
+	case "crun":
+		if cg == nil {
+			return
+		}
+		if c := cg.UnifiedControllers(); len(c) > 0 {
+			report(false, required, what, fmt.Sprintf("crun cannot run containers on this hybrid cgroup layout: the cgroup2 mount has controllers (%s) while v1 is in use; use runc, or a host with pure v1 or v2", strings.Join(c, " ")))
+		}
+	}
 }
 
 func hasFilesystem(name string) bool {

@@ -57,10 +57,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	d := &daemon{lock: lock, log: log}
 
-	runc, err := findBinary(cfg.Runtime.RuncPath, "runc")
-	if err != nil {
-		return nil, err
-	}
 	shim, err := findBinary(cfg.Runtime.ShimPath, "krill-shim")
 	if err != nil {
 		return nil, err
@@ -94,18 +90,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err != nil {
 		return nil, err
 	}
-	rt, err := oci.New(oci.Config{
-		RuncPath: runc,
-		RuncRoot: filepath.Join(cfg.State, "runc"),
-		ShimPath: shim,
-		ShimDir:  filepath.Join(cfg.State, "shims"),
-		// ExecDrain bounds how long exec output is awaited after the
-		// process exited.
-		ExecDrain:     cfg.Streaming.DrainExecIOTimeout.Duration,
-		SystemdCgroup: cg.Driver() == cgroups.DriverSystemd,
-	})
+	rts, err := newHandlers(ctx, cfg, shim, cg, log)
 	if err != nil {
-		return nil, fmt.Errorf("oci runtime: %w", err)
+		return nil, err
 	}
 	podStore, err := store.New[store.Pod](filepath.Join(cfg.Root, "pods"), "pod.json", "pod sandbox")
 	if err != nil {
@@ -126,14 +113,14 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	evs := events.New()
 	d.nri, err = nri.New(nriConfig(cfg.NRI), nri.Deps{
-		Pods: podStore, Containers: ctrStore, Runtime: rt, Cgroups: cg, DaemonOOMScoreAdj: oomAdj, Log: log,
+		Pods: podStore, Containers: ctrStore, Runtimes: rts, Cgroups: cg, DaemonOOMScoreAdj: oomAdj, Log: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	pods, err := sandbox.New(sandbox.Config{
 		StateDir: filepath.Join(cfg.State, "pods"), NetnsDir: filepath.Join(cfg.State, "netns"),
-		Pods: podStore, Images: d.images, Network: netw, Runtime: rt, Cgroups: cg, Events: evs,
+		Pods: podStore, Images: d.images, Network: netw, Runtimes: rts, Cgroups: cg, Events: evs,
 		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
 	})
 	if err != nil {
@@ -141,9 +128,9 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
-		Containers: ctrStore, Pods: pods, Images: d.images, Runtime: rt, Cgroups: cg, Events: evs,
+		Containers: ctrStore, Pods: pods, Images: d.images, Runtimes: rts, Cgroups: cg, Events: evs,
 		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
-		AppArmor: &apparmor.Host{},
+		AppArmor: &apparmor.Host{}, CDISpecDirs: cfg.CDI.SpecDirs,
 	})
 	if err != nil {
 		return nil, err
@@ -157,7 +144,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 		return nil, fmt.Errorf("streaming server: %w", err)
 	}
 
-	srv := cri.New(cri.Deps{Config: cfg, Cgroups: cg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Events: evs, Streams: d.streams, Log: log})
+	srv := cri.New(cri.Deps{Config: cfg, Cgroups: cg, Images: d.images, Network: netw, Pods: pods, Containers: ctrs, Events: evs, Runtimes: rts, Streams: d.streams, Log: log})
 	d.cri = srv
 	d.grpc = grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(d.grpc)
@@ -167,6 +154,8 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	go d.grpc.Serve(l)
 	if cfg.Metrics.Address != "" {
+		// Every handler's shims share one shim directory: any runtime counts them.
+		rt, _ := rts.Get("")
 		reg := metrics.NewRegistry(metricSources(podStore, ctrStore, rt, d.images))
 		if d.metrics, err = metrics.Serve(cfg.Metrics.Address, reg, log); err != nil {
 			return nil, err
@@ -201,6 +190,40 @@ func nriConfig(c config.NRIConfig) nri.Config {
 		RegistrationTimeout: c.RegistrationTimeout.Duration,
 		RequestTimeout:      c.RequestTimeout.Duration,
 	}
+}
+
+// newHandlers makes one OCI runtime per configured RuntimeClass handler.
+// A handler whose binary is missing stops krilld, like any bad config
+// value: a pod asking for it later would fail anyway, and later is worse.
+func newHandlers(ctx context.Context, cfg *config.Config, shim string, cg *cgroups.Manager, log *slog.Logger) (*oci.Handlers, error) {
+	byName := map[string]*oci.Runtime{}
+	for name, h := range cfg.Runtime.AllHandlers() {
+		bin, err := findBinary(h.Path, h.Type)
+		if err != nil {
+			return nil, fmt.Errorf("runtime handler %q: %w", name, err)
+		}
+		rt, err := oci.New(oci.Config{
+			RuncPath: bin,
+			RuncRoot: cfg.HandlerRoot(name),
+			ShimPath: shim,
+			ShimDir:  filepath.Join(cfg.State, "shims"),
+			// ExecDrain bounds how long exec output is awaited after the
+			// process exited.
+			ExecDrain:     cfg.Streaming.DrainExecIOTimeout.Duration,
+			SystemdCgroup: cg.Driver() == cgroups.DriverSystemd,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("runtime handler %q: %w", name, err)
+		}
+		f, err := rt.Features(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("runtime handler %q: %w", name, err)
+		}
+		log.Info("runtime handler", "handler", name, "binary", bin, "version", f.Version,
+			"user_namespaces", f.UserNamespaces, "recursive_read_only_mounts", f.RecursiveReadOnlyMounts)
+		byName[name] = rt
+	}
+	return oci.NewHandlers(cfg.Runtime.DefaultHandler, byName)
 }
 
 // shutdown stops serving, giving calls in flight up to grace to finish.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 )
 
@@ -156,6 +158,50 @@ func TestCheckReportsHost(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("check output lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestCheckHandlers: each handler is reported with its version; a runc
+// before the 2025 advisory fixes is warned about, a fixed one is not, and
+// crun is said not to work on a hybrid layout whose cgroup2 mount has
+// controllers (crun refuses every container there).
+func TestCheckHandlers(t *testing.T) {
+	dir := t.TempDir()
+	fake := func(name, version string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("#!/bin/sh\n[ \"$1\" = --version ] && echo '"+version+"' && exit 0\nexit 1\n"), 0o755)
+		return p
+	}
+	cgRoot := filepath.Join(dir, "cgroup")
+	os.MkdirAll(filepath.Join(cgRoot, "memory"), 0o755)
+	os.MkdirAll(filepath.Join(cgRoot, "unified"), 0o755)
+	os.WriteFile(filepath.Join(cgRoot, "unified", "cgroup.controllers"), []byte("hugetlb\n"), 0o644)
+	cg, err := cgroups.NewManager(cgRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.Runtime.Handlers = map[string]config.HandlerConfig{
+		"old":   {Path: fake("runc-old", "runc version 1.3.2")},
+		"fixed": {Path: fake("runc-fixed", "runc version 1.3.3")},
+		"crun":  {Path: fake("crun", "crun version 1.8.1"), Type: "crun"},
+	}
+	lines := map[string]string{}
+	for _, name := range []string{"old", "fixed", "crun"} {
+		checkHandler(cfg, name, cg, func(ok, required bool, what, detail string) {
+			lines[name] += fmt.Sprintf("%v %s %s\n", ok, what, detail)
+		})
+	}
+	if !strings.Contains(lines["old"], "false handler old runc 1.3.2 predates the fixes for CVE-2025-31133") ||
+		!strings.Contains(lines["old"], "1.3.3") {
+		t.Errorf("runc 1.3.2 not warned about:\n%s", lines["old"])
+	}
+	if strings.Contains("\n"+lines["fixed"], "\nfalse ") || !strings.Contains(lines["fixed"], "runc version 1.3.3") {
+		t.Errorf("runc 1.3.3:\n%s", lines["fixed"])
+	}
+	if !strings.Contains(lines["crun"], "crun cannot run containers on this hybrid cgroup layout") ||
+		!strings.Contains(lines["crun"], "hugetlb") {
+		t.Errorf("crun on hybrid:\n%s", lines["crun"])
 	}
 }
 

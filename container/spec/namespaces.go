@@ -60,9 +60,6 @@ func containerNamespaces(in Input) ([]specs.LinuxNamespace, error) {
 		return nil, fmt.Errorf("unknown pid namespace mode %d: %w", mode, errdefs.ErrInvalidArgument)
 	}
 
-	if err := checkUserns(ctrNS.GetUsernsOptions()); err != nil {
-		return nil, err
-	}
 	if in.UnifiedCgroups && !in.Config.GetLinux().GetSecurityContext().GetPrivileged() {
 		// On cgroup v1/hybrid a cgroup namespace would hide nothing useful
 		// and break tools expecting the host layout (containerd does the
@@ -70,21 +67,4 @@ func containerNamespaces(in Input) ([]specs.LinuxNamespace, error) {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	return ns, nil
-}
-
-// checkUserns refuses pod user namespaces: they need idmapped mounts, which
-// runc 1.1 cannot do. The runtime does not advertise the feature, so critest
-// skips its user namespace specs.
-func checkUserns(opts *runtime.UserNamespace) error {
-	switch opts.GetMode() {
-	case runtime.NamespaceMode_NODE:
-		return nil
-	case runtime.NamespaceMode_POD:
-		if opts == nil {
-			return nil // no options at all: the host user namespace
-		}
-		return fmt.Errorf("user namespaces (mode POD) need runc >= 1.2: %w", errdefs.ErrNotImplemented)
-	default:
-		return fmt.Errorf("user namespace mode %s is not supported: %w", opts.GetMode(), errdefs.ErrInvalidArgument)
-	}
 }

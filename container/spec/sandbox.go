@@ -87,7 +87,7 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 		return nil, fmt.Errorf("pause image has neither entrypoint nor cmd: %w", errdefs.ErrInvalidArgument)
 	}
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: OCIVersion,
 		Root:    &specs.Root{Path: in.Rootfs, Readonly: true},
 		Process: &specs.Process{
 			Args:            args,
@@ -138,19 +138,26 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 	if !hostPID {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
 	}
-	if err := checkUserns(nsOpts.GetUsernsOptions()); err != nil {
-		return nil, err
-	}
 	if in.UnifiedCgroups && !sc.GetPrivileged() {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	s.Linux.Namespaces = ns
+	userns, err := PodUserns(in.Config)
+	if err != nil {
+		return nil, err
+	}
+	if userns != nil {
+		withUserns(s, userns, "")
+	}
 
 	sysctls := maps.Clone(in.Config.GetLinux().GetSysctls())
 	if err := ValidateSysctls(sysctls, hostNet, hostIPC); err != nil {
 		return nil, err
 	}
-	if !hostNet {
+	// With a user namespace the pod's root does not own the network
+	// namespace (the host's user namespace does), so the kernel would refuse
+	// these writes; they are conveniences, so they are left out.
+	if !hostNet && userns == nil {
 		if sysctls == nil {
 			sysctls = map[string]string{}
 		}

@@ -120,7 +120,13 @@ func TestGenerateSandboxNamespaces(t *testing.T) {
 			want: map[specs.LinuxNamespaceType]string{specs.MountNamespace: "", specs.NetworkNamespace: net, specs.UTSNamespace: "", specs.IPCNamespace: "", specs.PIDNamespace: ""},
 		},
 		{name: "missing netns", wantErr: errdefs.ErrInvalidArgument},
-		{name: "user namespace", netns: net, opts: &runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_POD}}, wantErr: errdefs.ErrNotImplemented},
+		{name: "user namespace without mappings", netns: net, opts: &runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_POD}}, wantErr: errdefs.ErrInvalidArgument},
+		{
+			name: "user namespace", netns: net, wantHostname: "podhost",
+			opts: &runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_POD,
+				Uids: []*runtime.IDMapping{{HostId: 1000, Length: 65536}}, Gids: []*runtime.IDMapping{{HostId: 1000, Length: 65536}}}},
+			want: map[specs.LinuxNamespaceType]string{specs.MountNamespace: "", specs.NetworkNamespace: net, specs.UTSNamespace: "", specs.IPCNamespace: "", specs.PIDNamespace: "", specs.UserNamespace: ""},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := sandboxInput(t)

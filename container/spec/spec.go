@@ -23,7 +23,7 @@ import (
 // pause container's PID namespace), TARGET joins the path (the target
 // container's), CONTAINER creates a new namespace and ignores the path, NODE
 // uses the host's.
-type Namespaces struct{ NetNS, IPC, UTS, PID string }
+type Namespaces struct{ NetNS, IPC, UTS, PID, User string }
 
 // Input is everything Generate needs. Fields after SeccompProfileRoot are
 // Krill additions to the design contract; their zero values are safe.
@@ -104,7 +104,7 @@ func generate(in Input) (*specs.Spec, error) {
 	}
 
 	s := &specs.Spec{
-		Version: specs.Version,
+		Version: OCIVersion,
 		Root:    &specs.Root{Path: in.Rootfs, Readonly: sc.GetReadonlyRootfs()},
 		Process: &specs.Process{Terminal: in.Config.GetTty()},
 		Linux: &specs.Linux{
@@ -197,6 +197,9 @@ func generate(in Input) (*specs.Spec, error) {
 	if err := containerMounts(s, in, privileged); err != nil {
 		return nil, err
 	}
+	if err := containerUserns(s, in); err != nil {
+		return nil, err
+	}
 
 	adj := oomScoreAdj(int(in.Config.GetLinux().GetResources().GetOomScoreAdj()), in.DaemonOOMScoreAdj)
 	s.Process.OOMScoreAdj = &adj
@@ -232,3 +235,10 @@ func MergeResources(s *specs.Spec, r *specs.LinuxResources) {
 	merged.Devices = append(devices, r.Devices...)
 	s.Linux.Resources = &merged
 }
+
+// OCIVersion is the ociVersion Krill's specs declare: 1.1.0, not the Go
+// module's newer specs.Version, because every field Krill writes exists in
+// 1.1 (idmapped mounts are the newest) and crun before 1.9 (Debian 12's
+// 1.8.1) refuses any spec newer than 1.1 ("unknown version specified");
+// runc does not check it.
+const OCIVersion = "1.1.0"

@@ -24,7 +24,7 @@ func TestGenerateDefaults(t *testing.T) {
 	s, err := Generate(in)
 	checkErr(t, err, nil)
 
-	if s.Version != specs.Version || s.Root.Path != in.Rootfs || s.Root.Readonly {
+	if s.Version != OCIVersion || s.Root.Path != in.Rootfs || s.Root.Readonly {
 		t.Errorf("root = %+v, version %q", s.Root, s.Version)
 	}
 	if !s.Process.Terminal || s.Process.Cwd != "/work" || !slices.Equal(s.Process.Args, []string{"/bin/true"}) {
@@ -114,6 +114,7 @@ func TestNamespaces(t *testing.T) {
 		}
 	}
 	all := Namespaces{NetNS: net, IPC: ipc, UTS: uts, PID: pid}
+	idmap := []*runtime.IDMapping{{ContainerId: 0, HostId: 1000, Length: 65536}}
 	for _, tc := range []struct {
 		name    string
 		paths   Namespaces
@@ -161,13 +162,21 @@ func TestNamespaces(t *testing.T) {
 		{name: "target pid without path", paths: Namespaces{NetNS: net, IPC: ipc, UTS: uts}, mutate: nsOf(nil, &runtime.NamespaceOption{Pid: runtime.NamespaceMode_TARGET}), wantErr: errdefs.ErrInvalidArgument},
 		{name: "unknown pid mode", paths: all, mutate: nsOf(nil, &runtime.NamespaceOption{Pid: 9}), wantErr: errdefs.ErrInvalidArgument},
 		{
-			name: "pod user namespace", paths: all,
-			mutate:  nsOf(nil, &runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_POD}}),
-			wantErr: errdefs.ErrNotImplemented,
+			// The pod's user namespace is joined (pause's), whatever the
+			// container's copy of the options says.
+			name: "pod user namespace", paths: Namespaces{NetNS: net, IPC: ipc, UTS: uts, User: "/proc/1/ns/user"},
+			mutate: nsOf(&runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_POD, Uids: idmap, Gids: idmap}},
+				&runtime.NamespaceOption{Pid: runtime.NamespaceMode_CONTAINER}),
+			want: map[specs.LinuxNamespaceType]string{specs.MountNamespace: "", specs.NetworkNamespace: net, specs.IPCNamespace: ipc, specs.UTSNamespace: uts, specs.PIDNamespace: "", specs.UserNamespace: "/proc/1/ns/user"},
+		},
+		{
+			name: "pod user namespace without path", paths: all,
+			mutate:  nsOf(&runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_POD, Uids: idmap, Gids: idmap}}, nil),
+			wantErr: errdefs.ErrInvalidArgument,
 		},
 		{
 			name: "container user namespace", paths: all,
-			mutate:  nsOf(nil, &runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_CONTAINER}}),
+			mutate:  nsOf(&runtime.NamespaceOption{UsernsOptions: &runtime.UserNamespace{Mode: runtime.NamespaceMode_CONTAINER}}, nil),
 			wantErr: errdefs.ErrInvalidArgument,
 		},
 		{

@@ -9,7 +9,9 @@
 #      no masquerading, portmap, loopback) and a krilld config, all under one
 #      temporary directory, so each run starts with an empty image store;
 #   3. starts $KRILLD (default: <repo>/bin/krilld) and runs critest on its
-#      socket, with a JUnit report;
+#      socket, with a JUnit report; $CRITEST_RUNC (an OCI runtime binary)
+#      becomes krilld's default handler, $KRILLD_CONFIG_EXTRA is appended to
+#      its config;
 #   4. prints "FAIL: <spec>" per failed spec and, last, exactly
 #      "critest: N passed, M failed, K skipped". Exits non-zero when M > 0.
 #      Specs whose name matches the regex in $CRITEST_ALLOW_FAIL are printed
@@ -80,6 +82,9 @@ rm -f "$out"/*.log "$out/junit.xml"
 # Short on purpose: krilld puts unix sockets at <state>/shims/<64-hex id>/*.sock,
 # which must fit in 107 bytes.
 tmp="$(mktemp -d /tmp/kc.XXXXXX)"
+# Like /run: the root of a user-namespaced container is nobody on the host
+# and must be able to walk down to its rootfs.
+chmod 711 "$tmp"
 sock="$tmp/krill.sock"
 krilld_pid=""
 registry_pid=""
@@ -127,6 +132,16 @@ bash "$images/mirrors.sh" "$tmp/certs.d" "$port"
 
 write_cni_conflist "$tmp/net.d/10-krillct0.conflist" krill-critest "$BRIDGE" "${SUBNET_PREFIX}0/24" "$tmp/cni-ipam"
 write_krilld_config "$tmp/krilld.toml" "$tmp/root" "$tmp/state" "$sock" "$tmp/certs.d" "$tmp/net.d"
+# CRITEST_RUNC: an OCI runtime binary to run everything with (the default
+# handler "runc-new"), e.g. the current runc of hack/build-runc.sh, with
+# which the user-namespace specs run instead of being skipped.
+if [[ -n "${CRITEST_RUNC:-}" ]]; then
+	printf '[runtime]\ndefault_handler = "runc-new"\n[runtime.handlers.runc-new]\npath = "%s"\n' "$CRITEST_RUNC" >>"$tmp/krilld.toml"
+fi
+# KRILLD_CONFIG_EXTRA: more TOML appended to krilld's config.
+if [[ -n "${KRILLD_CONFIG_EXTRA:-}" ]]; then
+	printf '%s\n' "$KRILLD_CONFIG_EXTRA" >>"$tmp/krilld.toml"
+fi
 cp -f "$tmp/krilld.toml" "$tmp/net.d/10-krillct0.conflist" "$out/"
 
 # ---------------------------------------------------------------- krilld

@@ -43,6 +43,7 @@ type env struct {
 	// made and must remove.
 	leftovers []string
 	slot      *os.File // flock on the bridge/subnet number, held until cleanup
+	private   bool     // krilld runs in a mount namespace of its own
 }
 
 // netSlot picks a bridge and subnet number no other test process on this
@@ -77,6 +78,15 @@ type envOptions struct {
 	// metrics turns on the Prometheus endpoint at a free loopback port
 	// (env.metricsAddr).
 	metrics bool
+	// runtimeConfig is TOML added to the [runtime] table (dotted keys,
+	// e.g. handlers.x.path = "...").
+	runtimeConfig string
+	// extraConfig is TOML appended to the config file (whole tables).
+	extraConfig string
+	// noUnifiedCgroup runs krilld in a private mount namespace without
+	// /sys/fs/cgroup/unified: crun refuses this host's hybrid layout, and
+	// works on the pure v1 one that is left.
+	noUnifiedCgroup bool
 }
 
 func repoRoot(t testing.TB) string {
@@ -112,8 +122,11 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Like /run: user-namespaced containers (whose root is nobody on the
+	// host) must be able to walk down to their rootfs.
+	os.Chmod(dir, 0o711)
 	n, slot := netSlot(t)
-	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot}
+	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot, private: opts.noUnifiedCgroup}
 	subnet := fmt.Sprintf("10.91.%d.0/24", n)
 	netd := filepath.Join(dir, "net.d")
 	os.MkdirAll(netd, 0o755)
@@ -139,19 +152,21 @@ log_level = "debug"
 [runtime]
 shim_path = %q
 pause_binary = %q
+%s
 [registry]
 config_path = %q
 progress_timeout = "10s"
 [cni]
 conf_dir = %q
+%s
 [nri]
 socket_path = %q
 plugin_path = %q
 plugin_config_path = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
-		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"),
+		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"), opts.runtimeConfig,
 		filepath.Join(dir, "certs.d"), netd,
-		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"))), 0o644)
+		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"), opts.extraConfig)), 0o644)
 	if opts.metrics {
 		e.metricsAddr = freeLoopbackPort(t)
 		f, _ := os.OpenFile(e.cfgFile, os.O_APPEND|os.O_WRONLY, 0)
@@ -199,6 +214,11 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.cmd = exec.Command(filepath.Join(repoRoot(e.t), "bin", "krilld"), "--config", e.cfgFile)
+	if e.private {
+		// exec keeps the pid, so kill() and cleanup still reach krilld.
+		e.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+			`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" --config "$1"`, e.cmd.Path, e.cfgFile)
+	}
 	e.cmd.Stdout, e.cmd.Stderr = log, log
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := e.cmd.Start(); err != nil {
