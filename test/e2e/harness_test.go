@@ -158,11 +158,11 @@ config_path = %q
 progress_timeout = "10s"
 [cni]
 conf_dir = %q
-%s
 [nri]
 socket_path = %q
 plugin_path = %q
 plugin_config_path = %q
+%s
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
 		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"), opts.runtimeConfig,
 		filepath.Join(dir, "certs.d"), netd,
