@@ -73,6 +73,9 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return "", err
 	}
+	if err := sandbox.ShareWithUserns(pod.Config, bundle, rootfs); err != nil {
+		return "", err
+	}
 	undo = append(undo, func(context.Context) { os.RemoveAll(bundle) })
 	mounts, err := m.Images.PrepareRootfs(ctx, id, img.ID, false)
 	if err != nil {

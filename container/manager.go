@@ -55,13 +55,14 @@ type Manager struct {
 
 // New returns a Manager over the records in cfg.Containers.
 func New(cfg Config) (*Manager, error) {
-	// 0700: the bundles hold mounted rootfs; a host user who could walk
-	// into them could run an image's setuid binaries (CVE-2021-41103).
-	// Chmod fixes a directory an older krilld made 0711.
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+	// 0711 here, 0700 for each bundle (0710 for the remapped root of a
+	// user-namespaced pod, see sandbox.ShareWithUserns): the bundles hold
+	// mounted rootfs, and a host user who could walk into them could run
+	// an image's setuid binaries (CVE-2021-41103).
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
+	if err := os.Chmod(cfg.StateDir, 0o711); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {

@@ -25,6 +25,9 @@ func (m *Manager) writePodFiles(p store.Pod) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if err := ShareWithUserns(p.Config, dir); err != nil {
+		return err
+	}
 	hostnamePath, hostsPath, resolvPath, shmPath := m.HostFiles(p)
 
 	nsOpts := p.Config.GetLinux().GetSecurityContext().GetNamespaceOptions()

@@ -63,13 +63,14 @@ type Manager struct {
 
 // New returns a Manager; call SetReaper before serving.
 func New(cfg Config) (*Manager, error) {
-	// 0700: pod directories hold the pause rootfs and the pod's shm
-	// tmpfs (mode 1777 inside); host users must not reach either.
-	// Chmod fixes a directory an older krilld made 0711.
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+	// 0711: host users may not list the pods; each pod's own directory,
+	// which holds the pause rootfs and the pod's shm tmpfs (mode 1777
+	// inside), is 0700 (0710 for the remapped root of a user-namespaced
+	// pod, see ShareWithUserns), so none of them can be reached.
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return nil, err
 	}
-	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
+	if err := os.Chmod(cfg.StateDir, 0o711); err != nil {
 		return nil, err
 	}
 	if cfg.Log == nil {

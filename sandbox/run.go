@@ -132,8 +132,13 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	pid, pauseErr := m.startPause(ctx, pod, pause)
 	pauseTook := time.Since(t)
 	<-netDone
-	if netErr == nil && !hostNet {
+	if !hostNet {
+		// Also after a failed ADD: Setup undoes its own attempt, but that
+		// DEL may have failed too, leaving the intent file and an IP that
+		// no record owns. Teardown is idempotent.
 		undo = append(undo, func(ctx context.Context) { m.Network.Teardown(ctx, pn) })
+	}
+	if netErr == nil && !hostNet {
 		pod.IP, pod.AdditionalIPs, pod.NetworkReady = netRes.IP, netRes.AdditionalIPs, true
 	}
 	if pauseErr == nil {
@@ -235,6 +240,9 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 	bundle := m.pauseBundle(pod.ID)
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return 0, err
+	}
+	if err := ShareWithUserns(pod.Config, m.podDir(pod.ID), bundle, rootfs); err != nil {
 		return 0, err
 	}
 	// Writable, although the spec makes the root read-only: runc must

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/containerd/errdefs"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/store"
@@ -48,6 +49,31 @@ func kernelMountpoints(pod store.Pod, rootfs string) error {
 	for _, d := range []string{"proc", "dev", "sys"} {
 		if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil && !os.IsExist(err) {
 			return fmt.Errorf("pause rootfs: %w", err)
+		}
+	}
+	return nil
+}
+
+// ShareWithUserns opens dirs (a pod's or container's own directories on
+// the way to its rootfs, /dev/shm and host files) to the root of a
+// user-namespaced pod and to no one else: group-owned by the host GID its
+// root maps to, mode 0710. runc's init works in the container as that
+// root, and must get through them to mount the rootfs; host users still
+// cannot, as the directories stay closed to "other" (containerd gives
+// such bundles the same 0710 and remapped group). Pods without a user
+// namespace keep 0700 directories.
+func ShareWithUserns(pod *runtime.PodSandboxConfig, dirs ...string) error {
+	m, _ := spec.PodUserns(pod)
+	if m == nil || len(m.GIDs) == 0 {
+		return nil
+	}
+	gid := int(m.GIDs[0].HostID)
+	for _, d := range dirs {
+		if err := os.Chown(d, 0, gid); err != nil {
+			return fmt.Errorf("share %s with the pod's user namespace: %w", d, err)
+		}
+		if err := os.Chmod(d, 0o710); err != nil {
+			return fmt.Errorf("share %s with the pod's user namespace: %w", d, err)
 		}
 	}
 	return nil

@@ -87,13 +87,15 @@ func (e *env) lifecycle(t *testing.T, name string, hostPort bool, port int32) bo
 		return false
 	}
 	defer func() {
-		if _, err := e.rt.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: r.PodSandboxId}); err != nil {
-			// One retry, as kubelet retries: an injected failure may hit
-			// the first removal.
-			if _, err := e.rt.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: r.PodSandboxId}); err != nil {
-				t.Errorf("remove pod %s: %v", name, err)
+		// Retried, as kubelet retries: the workers share the hooks, so
+		// injected failures meant for others may hit this removal too.
+		var err error
+		for try := 0; try < 5; try++ {
+			if _, err = e.rt.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: r.PodSandboxId}); err == nil {
+				return
 			}
 		}
+		t.Errorf("remove pod %s: %v", name, err)
 	}()
 	c, err := e.rt.CreateContainer(ctx, &runtime.CreateContainerRequest{
 		PodSandboxId: r.PodSandboxId, Config: e.containerConfig("c", "sleep", "3600"), SandboxConfig: cfg,

@@ -78,21 +78,30 @@ func TestCrashInsideStartContainer(t *testing.T) {
 }
 
 // TestCrashDuringCreateAndStop kills krilld inside runc create (run by the
-// shim), runc kill and runc delete; nothing is left and Stop/Remove work.
+// shim at StartContainer), runc kill and runc delete; nothing is left and
+// Stop/Remove work.
 func TestCrashDuringCreateAndStop(t *testing.T) {
 	e := newEnv(t, options{})
 	podID, podCfg := e.pod("create")
 	e.hook("runc.create", killAfter)
-	_, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
+	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
 		PodSandboxId: podID, Config: e.containerConfig("c", "sleep", "3600"), SandboxConfig: podCfg,
 	})
-	if err == nil {
-		t.Fatal("CreateContainer survived a killed krilld")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err == nil {
+		t.Fatal("StartContainer survived a killed krilld")
 	}
 	e.reap()
 	e.start()
 	e.checkLeaks()
-	id := e.container(podID, podCfg, "c", "sleep", "3600")
+	// Recovery removed the half-started runc container; the record stays
+	// CREATED, and Start makes it anew.
+	if st := e.status(r.ContainerId); st.State != runtime.ContainerState_CONTAINER_CREATED {
+		t.Fatalf("half-started container recovered as %s, want CREATED", st.State)
+	}
+	id := e.container(podID, podCfg, "c2", "sleep", "3600")
 	e.hook("runc.kill", killAfter)
 	e.rt.StopContainer(e.ctx(), &runtime.StopContainerRequest{ContainerId: id, Timeout: 1})
 	e.reap()
