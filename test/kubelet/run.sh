@@ -163,7 +163,17 @@ cgroup_dirs() {
 }
 
 make_cgroups() {
-	local d
+	local d c
+	# Pure cgroup v2 (the VM): kubelet wants cpu, cpuset, hugetlb, memory,
+	# pids in its root's cgroup.controllers, so the root and the new cgroup
+	# must hand every controller down (systemd enables only some at the root).
+	if [[ "$(stat -fc %T /sys/fs/cgroup)" == cgroup2fs ]]; then
+		mkdir -p "/sys/fs/cgroup/$CGROOT"
+		for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+			echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control
+			echo "+$c" >"/sys/fs/cgroup/$CGROOT/cgroup.subtree_control"
+		done
+	fi
 	for d in $(cgroup_dirs); do
 		mkdir -p "$d/$CGROOT"
 		# A new cpuset cgroup starts with no CPUs and no memory nodes.

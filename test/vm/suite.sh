@@ -14,6 +14,7 @@
 #
 # Environment:
 #   VM_SUITES          which VMs to run (default "service kubelet").
+#   VM_CRITEST         empty: the service VM skips critest (default 1).
 #   VM_CGROUP_DRIVER   cgroupfs (default) or systemd: krilld's [cgroup]
 #                      driver in both VMs, and kubelet's cgroupDriver (with
 #                      systemd: kubelet's defaults, no failCgroupV1).
@@ -92,7 +93,7 @@ run_service() {
 		echo "REGISTRY_PORT=$port"
 		echo "KRILL_CGROUP_DRIVER=$driver"
 		echo "EXPECT_CGROUPNS=${VM_EXPECT_CGROUPNS:-}"
-		echo "CRITEST=1"
+		echo "CRITEST=${VM_CRITEST-1}"
 		printf 'CRITEST_ARGS=(%s)\n' "${skip[*]@Q}"
 		printf 'CRITEST_ALLOW_FAIL=%q\n' "$allow"
 	} >"$tmp/job.env"
