@@ -93,6 +93,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	var steps store.Steps
 	steps.Since("image", start)
 
+	// netLeft: the network could not be torn down by the undo steps.
+	var netLeft bool
+
 	// 2. The network namespace: empty until CNI fills it, but it already
 	// exists, which is all the pause container needs to join it.
 	if !hostNet {
@@ -101,7 +104,13 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		if err != nil {
 			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
 		}
-		undo = append(undo, func(context.Context) { m.Network.RemoveNetNS(netns) })
+		undo = append(undo, func(context.Context) {
+			// Kept when CNI DEL kept failing: the next krilld start finds
+			// the netns without a record and tries DEL again (Recover).
+			if !netLeft {
+				m.Network.RemoveNetNS(netns)
+			}
+		})
 		pod.NetNS = netns
 		steps.Since("netns", t)
 	}
@@ -136,7 +145,16 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		// Also after a failed ADD: Setup undoes its own attempt, but that
 		// DEL may have failed too, leaving the intent file and an IP that
 		// no record owns. Teardown is idempotent.
-		undo = append(undo, func(ctx context.Context) { m.Network.Teardown(ctx, pn) })
+		undo = append(undo, func(ctx context.Context) {
+			var err error
+			for try := 0; try < 3; try++ {
+				if err = m.Network.Teardown(ctx, pn); err == nil {
+					return
+				}
+			}
+			m.Log.Warn("tear down network of failed pod; tried again at the next start", "pod", id, "err", err)
+			netLeft = true
+		})
 	}
 	if netErr == nil && !hostNet {
 		pod.IP, pod.AdditionalIPs, pod.NetworkReady = netRes.IP, netRes.AdditionalIPs, true

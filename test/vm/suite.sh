@@ -15,7 +15,7 @@
 # Environment:
 #   VM_SUITES          which VMs to run (default "service kubelet").
 #   VM_CRITEST         empty: the service VM skips critest (default 1).
-#   VM_CGROUP_DRIVER   cgroupfs (default) or systemd: krilld's [cgroup]
+#   VM_CGROUP_DRIVER   systemd (default) or cgroupfs: krilld's [cgroup]
 #                      driver in both VMs, and kubelet's cgroupDriver (with
 #                      systemd: kubelet's defaults, no failCgroupV1).
 #   VM_EXPECT_CGROUPNS set: a container must see 0::/ in /proc/self/cgroup
@@ -34,7 +34,7 @@ case "${1:-}" in
 --ci|"") mode=ci ;;
 *) echo "usage: suite.sh [--ci|--full]" >&2; exit 2 ;;
 esac
-driver="${VM_CGROUP_DRIVER:-cgroupfs}"
+driver="${VM_CGROUP_DRIVER:-systemd}"
 suites=" ${VM_SUITES:-service kubelet} "
 allow="${VM_CRITEST_ALLOW_FAIL-public image with digest should be pulled and removed}"
 # The CI subset leaves out the slowest spec groups under emulation (each
