@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -269,6 +271,7 @@ func (e *env) cleanup() {
 		e.cmd.Process.Signal(syscall.SIGTERM)
 		e.cmd.Wait()
 	}
+	e.killStrays()
 	if e.conn != nil {
 		e.conn.Close()
 	}
@@ -307,6 +310,25 @@ func (e *env) cleanup() {
 		}
 	}
 	os.RemoveAll(e.dir)
+}
+
+// killStrays SIGKILLs any krilld still running with this test's config
+// file: one the test started and lost track of (e.g. a start that raced a
+// kill). Found by PID through /proc; nothing else is signalled.
+func (e *env) killStrays() {
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 2 && filepath.Base(args[0]) == "krilld" && slices.Contains(args, e.cfgFile) {
+			e.t.Logf("cleanup: krilld %d outlived the test, killing it", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 func tail(s string, n int) string {
