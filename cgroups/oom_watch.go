@@ -83,6 +83,13 @@ func (m *Manager) watchV2(rel string) (<-chan struct{}, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("watch OOM: %w", err)
 	}
+	// memory.events of the parent counts the OOM kills of its descendants
+	// too (cgroup v2 is hierarchical unless mounted memory_localevents).
+	// systemd removes a container's scope as soon as its last process is
+	// gone, which after an OOM kill can be before the watch read the
+	// scope's own counter: then the parent's counter tells.
+	parent := filepath.Dir(rel)
+	lastParent, perr := m.oomKills(parent)
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return nil, nil, fmt.Errorf("watch OOM of cgroup %s: inotify: %w", rel, err)
@@ -92,6 +99,23 @@ func (m *Manager) watchV2(rel string) (<-chan struct{}, func(), error) {
 		events.Close()
 		return nil, nil, fmt.Errorf("watch OOM of cgroup %s: inotify %s: %w", rel, file, err)
 	}
+	// check reports a grown oom_kill counter, the scope's own or, once the
+	// scope is gone, its parent's. A writer caught mid-update reads as 0
+	// and is ignored.
+	check := func(ch chan<- struct{}) (gone bool) {
+		n, err := m.oomKills(rel)
+		if err == nil {
+			if n > last {
+				last = n
+				notify(ch)
+			}
+			return false
+		}
+		if pn, err := m.oomKills(parent); perr == nil && err == nil && pn > lastParent {
+			notify(ch)
+		}
+		return true
+	}
 
 	return startWatch(events, func(ch chan<- struct{}) {
 		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
@@ -100,23 +124,19 @@ func (m *Manager) watchV2(rel string) (<-chan struct{}, func(), error) {
 			if err != nil {
 				return
 			}
+			removed := false
 			for off := 0; off+unix.SizeofInotifyEvent <= n; {
 				mask := binary.NativeEndian.Uint32(buf[off+int(unsafe.Offsetof(unix.InotifyEvent{}.Mask)):])
 				nameLen := binary.NativeEndian.Uint32(buf[off+int(unsafe.Offsetof(unix.InotifyEvent{}.Len)):])
 				off += unix.SizeofInotifyEvent + int(nameLen)
 				if mask&(unix.IN_DELETE_SELF|unix.IN_IGNORED) != 0 {
-					return // memory.events went away with its cgroup
+					removed = true // memory.events went away with its cgroup
 				}
 			}
-			if !exists(file) {
-				return // removed without an inotify removal event
-			}
-			// Several events may be summed up by one read; only a grown
-			// oom_kill counter is an OOM kill. A writer caught mid-update
-			// reads as 0 and is ignored.
-			if n, err := m.oomKills(rel); err == nil && n > last {
-				last = n
-				notify(ch)
+			// Several events may be summed up by one read, a removal
+			// among them: the counter is read (or the parent's) first.
+			if check(ch) || removed {
+				return
 			}
 		}
 	})

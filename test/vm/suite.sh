@@ -20,6 +20,7 @@
 #                      systemd: kubelet's defaults, no failCgroupV1).
 #   VM_EXPECT_CGROUPNS set: a container must see 0::/ in /proc/self/cgroup
 #                      (a FAIL otherwise; unset, it is printed as INFO).
+#   VM_CRITEST_FOCUS   regex: critest runs only the specs it matches.
 #   VM_CRITEST_ALLOW_FAIL  regex of critest specs that may fail (default: the
 #                      digest-pinned upstream image, which no offline run has).
 # Logs of the last run: test/vm/out/{service,kubelet}/. Last line:
@@ -89,6 +90,7 @@ run_service() {
 
 	skip=()
 	[[ "$mode" == full ]] || skip=("--ginkgo.skip=$CI_CRITEST_SKIP")
+	[[ -z "${VM_CRITEST_FOCUS:-}" ]] || skip=("--ginkgo.focus=$VM_CRITEST_FOCUS")
 	{
 		echo "REGISTRY_PORT=$port"
 		echo "KRILL_CGROUP_DRIVER=$driver"
