@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,10 +19,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/test/netslot"
 	"github.com/krill-runtime/krill/test/testregistry"
 )
-
-var envSeq atomic.Int32
 
 // env is one krilld with its own directories, bridge and registry.
 type env struct {
@@ -46,28 +44,6 @@ type env struct {
 	leftovers []string
 	slot      *os.File // flock on the bridge/subnet number, held until cleanup
 	private   bool     // krilld runs in a mount namespace of its own
-}
-
-// netSlot picks a bridge and subnet number no other test process on this
-// machine holds: each number is an flock'ed file, so test runs of several
-// checkouts at once (or a killed one, whose lock the kernel drops) never
-// share a bridge.
-func netSlot(t testing.TB) (int, *os.File) {
-	t.Helper()
-	start := int(envSeq.Add(1)) + os.Getpid()
-	for i := 0; i < 250; i++ {
-		n := (start + i) % 250
-		f, err := os.OpenFile(fmt.Sprintf("/run/lock/krill-e2e-net-%d", n), os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			return n, f
-		}
-		f.Close()
-	}
-	t.Fatal("no free e2e network slot")
-	return 0, nil
 }
 
 // envOptions change what newEnvWith sets up.
@@ -127,7 +103,7 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	// Like /run: user-namespaced containers (whose root is nobody on the
 	// host) must be able to walk down to their rootfs.
 	os.Chmod(dir, 0o711)
-	n, slot := netSlot(t)
+	n, slot := netslot.Reserve(t)
 	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot, private: opts.noUnifiedCgroup}
 	subnet := fmt.Sprintf("10.91.%d.0/24", n)
 	netd := filepath.Join(dir, "net.d")

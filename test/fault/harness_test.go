@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,10 +17,9 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/test/leakcheck"
+	"github.com/krill-runtime/krill/test/netslot"
 	"github.com/krill-runtime/krill/test/testregistry"
 )
-
-var envSeq atomic.Int32
 
 // env is one krilld whose runc and CNI plugins run behind hook wrappers.
 type env struct {
@@ -49,26 +47,6 @@ type options struct {
 	rootSize int
 }
 
-// netSlot reserves a bridge/subnet number with an flock, like the e2e
-// harness (a range of its own: 150-249 there, 100-149 here would clash
-// with nothing, but sharing the lock files keeps every harness apart).
-func netSlot(t testing.TB) (int, *os.File) {
-	start := int(envSeq.Add(1)) + os.Getpid()
-	for i := 0; i < 250; i++ {
-		n := (start + i) % 250
-		f, err := os.OpenFile(fmt.Sprintf("/run/lock/krill-e2e-net-%d", n), os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			return n, f
-		}
-		f.Close()
-	}
-	t.Fatal("no free network slot")
-	return 0, nil
-}
-
 func repoRoot(t testing.TB) string {
 	r, err := filepath.Abs("../..")
 	if err != nil {
@@ -90,7 +68,7 @@ func newEnv(t testing.TB, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, slot := netSlot(t)
+	n, slot := netslot.Reserve(t)
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"),
 		bridge: fmt.Sprintf("kre2e%d", n), network: fmt.Sprintf("kfault%d", n),
 		sock: filepath.Join(dir, "krill.sock"), hooks: filepath.Join(dir, "hooks"), slot: slot}
