@@ -55,6 +55,9 @@ done
 cbin="$repo_root/test/critest/bin"
 kbin="$repo_root/test/kubelet/bin"
 bash "$repo_root/test/critest/build.sh"
+# A current runc for the user-namespace specs (Debian 12's 1.1.5 cannot
+# idmap mounts): the service VM adds it as a second handler, runc-current.
+runc_current="$(bash "$repo_root/hack/build-runc.sh")"
 bash "$repo_root/test/images/build.sh" >&2
 (cd "$repo_root" && go build -o "$cbin/summary" ./test/critest/summary)
 if [[ ! -x "$cbin/crictl" ]]; then
@@ -107,7 +110,7 @@ run_service() {
 	set +e
 	bash "$here/run.sh" --forward "$port:$port" --timeout "$service_timeout" --out "$out/service" "$here/jobs/service.sh" \
 		"$tmp/job.env" "$repo_root"/bin/{krilld,krill-shim,krill-pause} "$cbin"/{crictl,critest,summary} \
-		"$repo_root/contrib" "$repo_root/test/images/mirrors.sh"
+		"$repo_root/contrib" "$repo_root/test/images/mirrors.sh" "$runc_current"
 	service_rc=$?
 	set -e
 	service_s=$((SECONDS - t))

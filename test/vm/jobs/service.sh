@@ -41,6 +41,12 @@ finish() {
 printf 'runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 60\n' "$sock" "$sock" >/etc/crictl.yaml
 bash "$share/contrib/install.sh" "$share" || { fail install "contrib/install.sh failed"; finish; }
 bash "$share/mirrors.sh" /etc/krill/certs.d "$REGISTRY_PORT" 10.0.2.100
+# A second handler with a current runc, which user-namespaced pods need
+# (RuntimeClass runc-current); the default handler stays Debian's runc.
+if [[ -x "$share/runc" ]]; then
+	install -m 0755 "$share/runc" /usr/local/sbin/runc-current
+	printf '\n[runtime.handlers.runc-current]\npath = "/usr/local/sbin/runc-current"\n' >>/etc/krill/krill.toml
+fi
 if [[ "${KRILL_CGROUP_DRIVER:-cgroupfs}" != cgroupfs ]]; then
 	printf '\n[cgroup]\ndriver = "%s"\n' "$KRILL_CGROUP_DRIVER" >>/etc/krill/krill.toml
 fi
@@ -150,7 +156,9 @@ fi
 if [[ -n "${CRITEST:-}" ]]; then
 	echo "critest ${CRITEST_ARGS[*]:-}"
 	t=$(ms)
-	critest --runtime-endpoint "$sock" --image-endpoint "$sock" \
+	# --nri-socket: critest's NRI specs connect their plugins to the
+	# service's own NRI socket (on by default).
+	critest --runtime-endpoint "$sock" --image-endpoint "$sock" --nri-socket /var/run/nri/nri.sock \
 		"--ginkgo.junit-report=$share/out/junit.xml" --ginkgo.no-color "${CRITEST_ARGS[@]}" >"$share/out/critest.log" 2>&1
 	echo "critest took $(( ($(ms) - t) / 1000 )) s"
 	if sum="$(summary junit "$share/out/junit.xml" "$CRITEST_ALLOW_FAIL")"; then
