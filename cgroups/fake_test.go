@@ -56,7 +56,7 @@ func fakeV2(t *testing.T) (*Manager, string) {
 
 func TestModeDetection(t *testing.T) {
 	v2, _ := fakeV2(t)
-	if v2.Mode() != ModeV2 || !v2.hugetlb || !v2.SwapAccounting() || v2.realFS {
+	if v2.Mode() != ModeV2 || !v2.hugetlb || !v2.swap || v2.realFS {
 		t.Errorf("fake v2: mode %s hugetlb %v swap %v realFS %v", v2.Mode(), v2.hugetlb, v2.swap, v2.realFS)
 	}
 
@@ -66,7 +66,7 @@ func TestModeDetection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Mode() != ModeV1 || m.SwapAccounting() || m.hugetlb || len(m.hierarchies) != 3 {
+	if m.Mode() != ModeV1 || m.swap || m.hugetlb || len(m.hierarchies) != 3 {
 		t.Errorf("fake v1: mode %s swap %v hugetlb %v hierarchies %v", m.Mode(), m.swap, m.hugetlb, m.hierarchies)
 	}
 
@@ -86,7 +86,7 @@ func TestModeDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{filepath.Join(hybrid, "cpu"), filepath.Join(hybrid, "cpuacct"), filepath.Join(hybrid, "memory"), filepath.Join(hybrid, "unified")}
-	if m.Mode() != ModeHybrid || !m.SwapAccounting() || m.hugetlb || !slices.Equal(m.hierarchies, want) {
+	if m.Mode() != ModeHybrid || !m.swap || m.hugetlb || !slices.Equal(m.hierarchies, want) {
 		t.Errorf("fake hybrid: mode %s swap %v hugetlb %v hierarchies %v", m.Mode(), m.swap, m.hugetlb, m.hierarchies)
 	}
 

@@ -184,9 +184,6 @@ func (m *Manager) UnifiedControllers() []string {
 // Root returns the cgroup root the manager was made for.
 func (m *Manager) Root() string { return m.root }
 
-// SwapAccounting reports whether the host can limit swap.
-func (m *Manager) SwapAccounting() bool { return m.swap }
-
 // DropUnsupported removes from res what runc cannot apply on this host, and
 // names what it dropped (for a log line). Like containerd with
 // tolerate_missing_hugetlb_controller (its default), it skips rather than

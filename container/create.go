@@ -24,7 +24,7 @@ import (
 // Create makes a container in pod podID, ready to start. Like
 // sandbox.Run, each step has an undo that runs when a later step fails,
 // and the record is written last.
-func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig, podCfg *runtime.PodSandboxConfig) (_ string, err error) {
+func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig) (_ string, err error) {
 	if cfg.GetMetadata() == nil || cfg.Metadata.Name == "" {
 		return "", fmt.Errorf("container config needs metadata with a name: %w", errdefs.ErrInvalidArgument)
 	}
@@ -123,7 +123,6 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ShmPath:            shm,
 		CgroupsPath:        cgroupsPath,
 		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
-		SeccompProfileRoot: m.SeccompProfileRoot,
 		AllowedAnnotations: m.AllowedAnnotations,
 		UnifiedCgroups:     m.Cgroups.Mode() == cgroups.ModeV2,
 		AppArmor:           m.AppArmor,

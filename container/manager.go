@@ -31,7 +31,6 @@ type Config struct {
 	Cgroups            *cgroups.Manager
 	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
 	DaemonOOMScoreAdj  int
-	SeccompProfileRoot string
 	NRI                *nri.Service            // node resource plugins; nil or disabled: none
 	AllowedAnnotations spec.AllowedAnnotations // CRI annotations passed into OCI specs
 	// AppArmor is the host's AppArmor (apparmor.Host); nil is a host

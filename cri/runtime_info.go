@@ -71,7 +71,6 @@ func (s *Server) RuntimeConfig(ctx context.Context, r *runtime.RuntimeConfigRequ
 // object; the default CNI network allocates from it.
 func (s *Server) UpdateRuntimeConfig(ctx context.Context, r *runtime.UpdateRuntimeConfigRequest) (*runtime.UpdateRuntimeConfigResponse, error) {
 	if cidr := r.GetRuntimeConfig().GetNetworkConfig().GetPodCidr(); cidr != "" {
-		s.podCIDR.Store(cidr)
 		s.network.SetPodCIDR(cidr)
 	}
 	return &runtime.UpdateRuntimeConfigResponse{}, nil

@@ -38,8 +38,7 @@ type Server struct {
 	log        *slog.Logger
 
 	// ready gates every RPC until start-up recovery has finished.
-	ready   atomic.Bool
-	podCIDR atomic.Value // string
+	ready atomic.Bool
 	// closing ends long-lived streams (GetContainerEvents) at shutdown, so
 	// a graceful stop does not wait for kubelet to hang up.
 	closing chan struct{}
@@ -78,7 +77,6 @@ func New(d Deps) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.podCIDR.Store("")
 	return s
 }
 

@@ -149,6 +149,4 @@ func pauseAlive(p store.Pod) bool {
 	return err == nil && strings.Contains(string(cg), p.ID)
 }
 
-var errNotReady = errdefs.ErrFailedPrecondition
-
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/store"
@@ -51,7 +52,7 @@ func (m *Manager) Use(id string) (_ store.Pod, release func(), _ error) {
 	}
 	if pod.State != runtime.PodSandboxState_SANDBOX_READY {
 		g.RUnlock()
-		return store.Pod{}, nil, fmt.Errorf("pod %s is not ready: %w", pod.ID, errNotReady)
+		return store.Pod{}, nil, fmt.Errorf("pod %s is not ready: %w", pod.ID, errdefs.ErrFailedPrecondition)
 	}
 	return pod, g.RUnlock, nil
 }
