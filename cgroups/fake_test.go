@@ -47,7 +47,7 @@ func fakeV2(t *testing.T) (*Manager, string) {
 		c + "pids.max":                            "max\n",
 		"kubepods/burstable/pod2/x/memory.events": "oom_kill 0\n",
 	})
-	m, err := NewManager(root)
+	m, err := New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestModeDetection(t *testing.T) {
 
 	v1 := t.TempDir()
 	writeTree(t, v1, map[string]string{"memory/cgroup.procs": "", "cpu/cgroup.procs": "", "systemd/cgroup.procs": ""})
-	m, err := NewManager(v1)
+	m, err := New(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestModeDetection(t *testing.T) {
 	if err := os.Symlink("cpu", filepath.Join(hybrid, "cpu,cpuacct-link")); err != nil {
 		t.Fatal(err)
 	}
-	m, err = NewManager(hybrid)
+	m, err = New(hybrid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,13 +90,13 @@ func TestModeDetection(t *testing.T) {
 		t.Errorf("fake hybrid: mode %s swap %v hugetlb %v hierarchies %v", m.Mode(), m.swap, m.hugetlb, m.hierarchies)
 	}
 
-	if _, err := NewManager(t.TempDir()); !errdefs.IsNotFound(err) {
+	if _, err := New(t.TempDir()); !errdefs.IsNotFound(err) {
 		t.Errorf("empty root: %v, want not found", err)
 	}
 }
 
 func TestHostMode(t *testing.T) {
-	m, err := NewManager("/sys/fs/cgroup")
+	m, err := New("/sys/fs/cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestDropUnsupported(t *testing.T) {
 
 	v1 := t.TempDir()
 	writeTree(t, v1, map[string]string{"memory/cgroup.procs": ""})
-	m, err := NewManager(v1)
+	m, err := New(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestStatsV1Fake(t *testing.T) {
 		"pids" + c + "pids.current":                      "5\n",
 		"pids" + c + "pids.max":                          "100\n",
 	})
-	m, err := NewManager(root)
+	m, err := New(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	// Held until the record is written: a concurrent RemovePodSandbox
 	// waits, and then finds this container to remove.
-	pod, release, err := m.Pods.Use(podID)
+	pod, release, err := m.Sandboxes.Use(podID)
 	if err != nil {
 		return "", err
 	}
@@ -108,7 +108,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 	t := time.Now()
-	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
+	hostname, hosts, resolv, shm := m.Sandboxes.HostFiles(pod)
 	cgroupsPath := m.Cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
 		ID:                 id,

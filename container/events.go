@@ -19,7 +19,7 @@ func (m *Manager) emit(c store.Container, t runtime.ContainerEventType) {
 		CreatedAt:          time.Now().UnixNano(),
 		ContainersStatuses: m.ContainerStatuses(c.PodID),
 	}
-	if st, _, err := m.Pods.Status(context.Background(), c.PodID, false); err == nil {
+	if st, _, err := m.Sandboxes.Status(context.Background(), c.PodID, false); err == nil {
 		ev.PodSandboxStatus = st
 	}
 	m.Events.Publish(ev)

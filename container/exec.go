@@ -58,7 +58,7 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 
 // PodNetNS returns the network namespace of a pod, "" with host network.
 func (m *Manager) PodNetNS(podID string) (string, error) {
-	p, err := m.Pods.Get(podID)
+	p, err := m.Sandboxes.Get(podID)
 	if err != nil {
 		return "", err
 	}

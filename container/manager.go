@@ -25,7 +25,7 @@ import (
 type Config struct {
 	StateDir           string // state/containers: one OCI bundle per container
 	Containers         *store.Store[store.Container]
-	Pods               *sandbox.Manager
+	Sandboxes          *sandbox.Manager
 	Images             *image.Service
 	Runtimes           *oci.Handlers // a container runs under its pod's handler
 	Cgroups            *cgroups.Manager

@@ -22,7 +22,7 @@ func TestOOMWatchOutlivesCgroup(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644)
 	events := filepath.Join(scope, "memory.events")
 	os.WriteFile(events, []byte("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"), 0o644)
-	cg, err := cgroups.NewManager(root)
+	cg, err := cgroups.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}

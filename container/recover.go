@@ -36,7 +36,7 @@ func (m *Manager) Recover(ctx context.Context) {
 		m.exited.Store(c.ID, make(chan struct{}))
 		// Re-attached first: Remove's stop waits for the waiter.
 		m.recoverOne(ctx, c)
-		if _, err := m.Pods.Get(c.PodID); errdefs.IsNotFound(err) && !m.Pods.Pods.Quarantined(c.PodID) {
+		if _, err := m.Sandboxes.Get(c.PodID); errdefs.IsNotFound(err) && !m.Sandboxes.Quarantined(c.PodID) {
 			m.Log.Warn("removing container whose pod is gone", "container", c.ID, "pod", c.PodID)
 			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
 			if err := m.Remove(cctx, c.ID); err != nil {
@@ -50,7 +50,7 @@ func (m *Manager) Recover(ctx context.Context) {
 		return
 	}
 	for _, e := range entries {
-		if _, err := m.Containers.Get(e.Name()); err == nil || len(e.Name()) != 64 {
+		if _, err := m.Containers.Get(e.Name()); err == nil || len(e.Name()) != store.IDLength {
 			continue
 		}
 		if m.Containers.Quarantined(e.Name()) {

@@ -38,7 +38,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err := m.NRI.StartContainer(ctx, c); err != nil {
 		return err
 	}
-	pod, err := m.Pods.Get(c.PodID)
+	pod, err := m.Sandboxes.Get(c.PodID)
 	if err != nil {
 		return err
 	}

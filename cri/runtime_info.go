@@ -9,10 +9,15 @@ import (
 	"github.com/krill-runtime/krill/version"
 )
 
+// kubeAPIVersion is the "kubelet runtime API version" of VersionResponse:
+// fixed at 0.1.0 by the CRI, as containerd and CRI-O report it. Krill's own
+// version is RuntimeVersion (version.Version).
+const kubeAPIVersion = "0.1.0"
+
 // Version answers kubelet's first call.
 func (s *Server) Version(ctx context.Context, r *runtime.VersionRequest) (*runtime.VersionResponse, error) {
 	return &runtime.VersionResponse{
-		Version:           "0.1.0",
+		Version:           kubeAPIVersion,
 		RuntimeName:       "krill",
 		RuntimeVersion:    version.Version,
 		RuntimeApiVersion: "v1",

@@ -22,7 +22,7 @@ func TestRuntimeConfigReportsDriver(t *testing.T) {
 		cgroups.DriverCgroupfs: runtime.CgroupDriver_CGROUPFS,
 		cgroups.DriverSystemd:  runtime.CgroupDriver_SYSTEMD,
 	} {
-		cg, err := cgroups.NewManager(root)
+		cg, err := cgroups.New(root)
 		if err != nil {
 			t.Fatal(err)
 		}

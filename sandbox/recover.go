@@ -30,7 +30,7 @@ func (m *Manager) Recover(ctx context.Context) {
 	for _, dir := range []string{m.StateDir, m.NetnsDir} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if _, err := m.Pods.Get(e.Name()); err != nil && len(e.Name()) == 64 {
+			if _, err := m.Pods.Get(e.Name()); err != nil && len(e.Name()) == store.IDLength {
 				orphans[e.Name()] = true
 			}
 		}

@@ -104,3 +104,7 @@ func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter) []*runtime.PodSandbo
 	}
 	return out
 }
+
+// Quarantined reports whether pod id's record was unreadable and moved
+// aside: its containers are then left alone too.
+func (m *Manager) Quarantined(id string) bool { return m.Pods.Quarantined(id) }
