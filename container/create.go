@@ -19,6 +19,7 @@ import (
 	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
+	"github.com/krill-runtime/krill/undo"
 )
 
 // Create makes a container in pod podID, ready to start. Like
@@ -55,14 +56,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	var undo []func(context.Context)
+	cleanup := undo.New(m.Log.With("container", id, "pod", pod.ID), sandbox.CleanupTimeout)
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sandbox.CleanupTimeout)
-				undo[i](uctx)
-				cancel()
-			}
+			cleanup.Run(ctx)
 			m.names.Release(key, id)
 		}
 	}()
@@ -76,12 +73,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := sandbox.ShareWithUserns(pod.Config, bundle, rootfs); err != nil {
 		return "", err
 	}
-	undo = append(undo, func(context.Context) { os.RemoveAll(bundle) })
+	cleanup.Add("remove bundle", func(context.Context) error { return os.RemoveAll(bundle) })
 	mounts, err := m.Images.PrepareRootfs(ctx, id, img.ID, false)
 	if err != nil {
 		return "", fmt.Errorf("prepare rootfs: %w", err)
 	}
-	undo = append(undo, func(ctx context.Context) { m.Images.RemoveRootfs(ctx, id) })
+	cleanup.Add("remove rootfs snapshot", func(ctx context.Context) error { return m.Images.RemoveRootfs(ctx, id) })
 	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
 		if err := idmapRootfs(mounts, userns); err != nil {
 			return "", err
@@ -90,14 +87,14 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := mount.All(mounts, rootfs); err != nil {
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
-	undo = append(undo, func(context.Context) { mount.UnmountAll(rootfs, 0) })
+	cleanup.Add("unmount rootfs", func(context.Context) error { return mount.UnmountAll(rootfs, 0) })
 	var steps store.Steps
 	steps.Since("rootfs", start)
 
 	// Image volumes become binds of read-only snapshots. cfg is a copy:
 	// the record keeps the rewritten mounts, the caller's message is left alone.
 	cfg = proto.Clone(cfg).(*runtime.ContainerConfig)
-	undo = append(undo, func(ctx context.Context) { m.unmountImageVolumes(ctx, id) })
+	cleanup.Add("unmount image volumes", func(ctx context.Context) error { return m.unmountImageVolumes(ctx, id) })
 	if err := m.mountImageVolumes(ctx, id, cfg); err != nil {
 		return "", err
 	}
@@ -143,7 +140,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	unblockNRI := m.NRI.BlockSync()
 	defer unblockNRI()
 	draft := store.Container{ID: id, PodID: pod.ID, Config: cfg, State: runtime.ContainerState_CONTAINER_CREATED, CgroupsPath: cgroupsPath, Bundle: bundle}
-	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, &undo)
+	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, cleanup)
 	if err != nil {
 		return "", err
 	}
@@ -208,8 +205,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 // adjustByNRI hands the spec to NRI plugins, which may change it, and
 // returns the limits and cgroup path it then holds. If the create fails
 // from here on, plugins are told to forget the container.
-func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, undo *[]func(context.Context)) (*runtime.LinuxContainerResources, string, error) {
-	*undo = append(*undo, func(ctx context.Context) { m.NRI.RemoveContainer(ctx, draft) })
+func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, cleanup *undo.List) (*runtime.LinuxContainerResources, string, error) {
+	cleanup.Add("tell NRI plugins to forget the container", func(ctx context.Context) error {
+		m.NRI.RemoveContainer(ctx, draft)
+		return nil
+	})
 	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
 	if err != nil {
 		return nil, "", err

@@ -19,6 +19,7 @@ import (
 	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/store"
+	"github.com/krill-runtime/krill/undo"
 )
 
 // Run creates and starts a pod sandbox and returns its ID. The steps are
@@ -54,14 +55,10 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	var undo []func(context.Context)
+	cleanup := undo.New(m.Log.With("pod", id), CleanupTimeout)
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				uctx, cancel := cleanupCtx(ctx)
-				undo[i](uctx)
-				cancel()
-			}
+			cleanup.Run(ctx)
 			m.names.Release(key, id)
 		}
 	}()
@@ -104,12 +101,13 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		if err != nil {
 			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
 		}
-		undo = append(undo, func(context.Context) {
+		cleanup.Add("remove netns", func(context.Context) error {
 			// Kept when CNI DEL kept failing: the next krilld start finds
 			// the netns without a record and tries DEL again (Recover).
-			if !netLeft {
-				m.Network.RemoveNetNS(netns)
+			if netLeft {
+				return nil
 			}
+			return m.Network.RemoveNetNS(netns)
 		})
 		pod.NetNS = netns
 		steps.Since("netns", t)
@@ -117,7 +115,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 
 	// The pod directory holds the pause bundle from step 3 on; removed
 	// last, once pause's rootfs is unmounted.
-	undo = append(undo, func(context.Context) { m.removePodFiles(id) })
+	cleanup.Add("remove pod files", func(context.Context) error { return m.removePodFiles(id) })
 
 	// 3. CNI and the pause container at the same time: neither needs the
 	// other (pause only joins the netns by path), and each costs about
@@ -145,22 +143,27 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		// Also after a failed ADD: Setup undoes its own attempt, but that
 		// DEL may have failed too, leaving the intent file and an IP that
 		// no record owns. Teardown is idempotent.
-		undo = append(undo, func(ctx context.Context) {
+		cleanup.Add("tear down network", func(ctx context.Context) error {
 			var err error
 			for try := 0; try < 3; try++ {
 				if err = m.Network.Teardown(ctx, pn); err == nil {
-					return
+					return nil
 				}
 			}
-			m.Log.Warn("tear down network of failed pod; tried again at the next start", "pod", id, "err", err)
 			netLeft = true
+			return fmt.Errorf("%w (netns kept; tried again at the next start)", err)
 		})
 	}
 	if netErr == nil && !hostNet {
 		pod.IP, pod.AdditionalIPs, pod.NetworkReady = netRes.IP, netRes.AdditionalIPs, true
 	}
 	if pauseErr == nil {
-		undo = append(undo, func(ctx context.Context) { m.removePause(ctx, pod) })
+		cleanup.Add("remove pause", func(ctx context.Context) error {
+			if !m.removePause(ctx, pod) {
+				return errors.New("not all of it (see the warnings above)")
+			}
+			return nil
+		})
 		pod.PausePid = pid
 		if start, ok := startTime(pid); ok {
 			pod.PauseStartTime = start

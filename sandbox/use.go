@@ -18,7 +18,8 @@ import (
 // ever. The step is then logged as failed and left for the next try.
 const CleanupTimeout = 30 * time.Second
 
-// cleanupCtx is a context for one undo or recovery step: it outlives the
+// cleanupCtx is a context for one recovery step (undo.List gives undo
+// steps the same): it outlives the
 // caller's cancellation (the step must run) but not CleanupTimeout.
 func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
