@@ -9,6 +9,8 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/cgroups"
 )
 
 // Remove deletes a container and everything it owns on the host: the runc
@@ -59,7 +61,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.names.Release(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	m.locks.Forget(c.ID)
 	m.exited.Delete(c.ID)
-	forgetSample(c.CgroupsPath)
+	cgroups.ForgetUsage(c.CgroupsPath)
 	c.State = runtime.ContainerState_CONTAINER_EXITED
 	m.emit(c, runtime.ContainerEventType_CONTAINER_DELETED_EVENT)
 	return nil
