@@ -119,7 +119,9 @@ func (m *Manager) podContainers(podID string) []store.Container {
 	return out
 }
 
-// StopPodContainers implements sandbox.ContainerReaper.
+var _ sandbox.PodContainers = (*Manager)(nil)
+
+// StopPodContainers implements sandbox.PodContainers.
 func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
 	for _, c := range m.podContainers(podID) {
 		if err := m.Stop(ctx, c.ID, 0); err != nil {
@@ -129,7 +131,7 @@ func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
 	return nil
 }
 
-// RemovePodContainers implements sandbox.ContainerReaper.
+// RemovePodContainers implements sandbox.PodContainers.
 func (m *Manager) RemovePodContainers(ctx context.Context, podID string) error {
 	for _, c := range m.podContainers(podID) {
 		if err := m.Remove(ctx, c.ID); err != nil {

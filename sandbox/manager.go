@@ -23,10 +23,12 @@ import (
 	"github.com/krill-runtime/krill/store"
 )
 
-// ContainerReaper is what a pod needs from the container package: stop or
-// remove every container of a pod before the pod itself goes, and their
-// statuses for the pod's lifecycle events.
-type ContainerReaper interface {
+// PodContainers is what the pod's story needs from the container package:
+// stop or remove every container of a pod before the pod itself goes, and
+// their statuses for the pod's lifecycle events. The caller passes it on
+// each call that may stop the pod or announce it: package container imports
+// sandbox, never the other way, and nothing is wired in after construction.
+type PodContainers interface {
 	StopPodContainers(ctx context.Context, podID string) error
 	RemovePodContainers(ctx context.Context, podID string) error
 	ContainerStatuses(podID string) []*runtime.ContainerStatus
@@ -52,7 +54,6 @@ type Config struct {
 // Manager runs pod sandboxes.
 type Manager struct {
 	Config
-	reaper ContainerReaper
 
 	// names reserves "name_namespace_uid_attempt" while a pod is made so
 	// two concurrent RunPodSandbox calls cannot both create it.
@@ -61,7 +62,7 @@ type Manager struct {
 	gates gates       // container creates against Stop/Remove, see Use
 }
 
-// New returns a Manager; call SetReaper before serving.
+// New returns a Manager over the records in cfg.Pods.
 func New(cfg Config) (*Manager, error) {
 	// 0711: host users may not list the pods; each pod's own directory,
 	// which holds the pause rootfs and the pod's shm tmpfs (mode 1777
@@ -82,10 +83,6 @@ func New(cfg Config) (*Manager, error) {
 	}
 	return m, nil
 }
-
-// SetReaper connects the container manager (it depends on this package, so
-// it cannot be passed to New).
-func (m *Manager) SetReaper(r ContainerReaper) { m.reaper = r }
 
 // Get returns the record of a pod by ID or unique ID prefix.
 func (m *Manager) Get(id string) (store.Pod, error) { return m.Pods.Get(id) }

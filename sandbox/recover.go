@@ -22,9 +22,9 @@ import (
 //     plugin, cut off after CleanupTimeout) is tried again next start;
 //   - a pod whose record was quarantined (unreadable) is not an orphan:
 //     its pause, network and files are left alone.
-func (m *Manager) Recover(ctx context.Context) {
+func (m *Manager) Recover(ctx context.Context, ctrs PodContainers) {
 	for _, p := range m.Pods.List() {
-		m.refresh(p)
+		m.refresh(p, ctrs)
 	}
 	orphans := map[string]bool{}
 	for _, dir := range []string{m.StateDir, m.NetnsDir} {

@@ -204,8 +204,9 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	for _, st := range steps {
 		metrics.ObserveStep(st.Name, st.Duration)
 	}
-	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
-	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
+	// No container can exist yet: creates need the record just written.
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT, nil)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT, nil)
 	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps.LogAttrs()...)...)
 	return id, nil
 }

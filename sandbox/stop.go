@@ -12,10 +12,11 @@ import (
 	"github.com/krill-runtime/krill/store"
 )
 
-// Stop stops every container of the pod, kills pause and tears the
-// network down. The record and the pod's files stay for PodSandboxStatus.
-// Stopping an unknown or stopped pod succeeds: kubelet retries stops.
-func (m *Manager) Stop(ctx context.Context, id string) error {
+// Stop stops every container of the pod (through ctrs), kills pause and
+// tears the network down. The record and the pod's files stay for
+// PodSandboxStatus. Stopping an unknown or stopped pod succeeds: kubelet
+// retries stops.
+func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error {
 	pod, err := m.Pods.Get(id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -25,10 +26,8 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	}
 	defer m.exclusive(pod.ID)()
 	defer m.locks.Lock(pod.ID)()
-	if m.reaper != nil {
-		if err := m.reaper.StopPodContainers(ctx, pod.ID); err != nil {
-			return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
-		}
+	if err := ctrs.StopPodContainers(ctx, pod.ID); err != nil {
+		return fmt.Errorf("stop containers of pod %s: %w", pod.ID, err)
 	}
 	// Once per pod (the state as of holding the lock: a concurrent Stop may
 	// have finished meanwhile), with pause and the network still up.
@@ -74,7 +73,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 		}
 	}
 	if stopped { // once: a second stop, or a pod found dead, sent it already
-		m.emit(updated, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+		m.emit(updated, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT, ctrs)
 	}
 	return nil
 }
@@ -96,9 +95,9 @@ func (m *Manager) stopPause(pod store.Pod) {
 	}
 }
 
-// Remove stops the pod if needed, removes its containers and everything it
-// owns on the host, and forgets it. Unknown IDs succeed.
-func (m *Manager) Remove(ctx context.Context, id string) error {
+// Remove stops the pod if needed, removes its containers (through ctrs)
+// and everything it owns on the host, and forgets it. Unknown IDs succeed.
+func (m *Manager) Remove(ctx context.Context, id string, ctrs PodContainers) error {
 	pod, err := m.Pods.Get(id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -106,7 +105,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Stop(ctx, pod.ID); err != nil {
+	if err := m.Stop(ctx, pod.ID, ctrs); err != nil {
 		return err
 	}
 	defer m.exclusive(pod.ID)()
@@ -114,10 +113,8 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	if pod, err = m.Pods.Get(id); err != nil { // as Stop left it
 		return err
 	}
-	if m.reaper != nil {
-		if err := m.reaper.RemovePodContainers(ctx, pod.ID); err != nil {
-			return fmt.Errorf("remove containers of pod %s: %w", pod.ID, err)
-		}
+	if err := ctrs.RemovePodContainers(ctx, pod.ID); err != nil {
+		return fmt.Errorf("remove containers of pod %s: %w", pod.ID, err)
 	}
 	if !pod.PauseRemoved {
 		m.removePause(ctx, pod)
@@ -132,6 +129,6 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
 	m.gates.m.Delete(pod.ID)
-	m.emit(pod, runtime.ContainerEventType_CONTAINER_DELETED_EVENT)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_DELETED_EVENT, ctrs)
 	return nil
 }

@@ -135,7 +135,6 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	if err != nil {
 		return nil, err
 	}
-	pods.SetReaper(ctrs)
 	d.streams, err = streaming.New(streaming.Config{Address: cfg.Streaming.Address, Port: cfg.Streaming.Port}, ctrs)
 	if err != nil {
 		return nil, fmt.Errorf("streaming server: %w", err)
@@ -167,7 +166,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	// Unavailable instead of "connection refused" and retry.
 	t := time.Now()
 	ctrs.Recover(ctx)
-	pods.Recover(ctx)
+	pods.Recover(ctx, ctrs)
 	// NRI after recovery: plugins are synchronised with what it found.
 	if err := d.nri.Start(); err != nil {
 		return nil, err
