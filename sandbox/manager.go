@@ -6,11 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
@@ -115,35 +112,6 @@ func (m *Manager) HostFiles(p store.Pod) (hostname, hosts, resolv, shm string) {
 // CheckPause before and after the namespaces are joined.
 func NamespacePath(p store.Pod, kind string) string {
 	return fmt.Sprintf("/proc/%d/ns/%s", p.PausePid, kind)
-}
-
-// CheckPause fails with FailedPrecondition unless the pod's pause process
-// still runs. Called after a container joined /proc/<pause pid>/ns/*, it
-// proves the namespaces were pause's: the process with the recorded pid
-// and start time held that pid the whole time, so no stranger could.
-func CheckPause(p store.Pod) error {
-	if !pauseAlive(p) {
-		return fmt.Errorf("pod %s: its pause process %d is gone (its namespaces cannot be joined): %w", p.ID, p.PausePid, errdefs.ErrFailedPrecondition)
-	}
-	return nil
-}
-
-// pauseAlive tells whether the pause process of p still runs. Pause is
-// started detached (runc run -d), so its parent is the host's init and it
-// may linger as a zombie for a moment after being killed. A PID can be
-// reused after a reboot or a long uptime, so the process must have the
-// start time recorded at RunPodSandbox (records of an older krilld have
-// none) and sit in the pod's cgroup, whose path ends in the pod ID.
-func pauseAlive(p store.Pod) bool {
-	if p.PausePid <= 0 || syscall.Kill(p.PausePid, 0) != nil {
-		return false
-	}
-	state, start, ok := procStat(p.PausePid)
-	if !ok || state == 'Z' || state == 'X' || (p.PauseStartTime != "" && start != p.PauseStartTime) {
-		return false
-	}
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.PausePid))
-	return err == nil && strings.Contains(string(cg), p.ID)
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

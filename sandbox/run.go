@@ -2,20 +2,15 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
-	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/store"
@@ -254,108 +249,4 @@ func podNetwork(p store.Pod) network.PodNetwork {
 		PortMappings: p.Config.GetPortMappings(),
 		CgroupParent: p.CgroupParent,
 	}
-}
-
-// startPause mounts the pause image and runs it with runc,
-// detached and without a shim.
-func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Image) (int, error) {
-	bundle := m.pauseBundle(pod.ID)
-	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o700); err != nil {
-		return 0, err
-	}
-	if err := ShareWithUserns(pod.Config, m.podDir(pod.ID), bundle, rootfs); err != nil {
-		return 0, err
-	}
-	// Writable, although the spec makes the root read-only: runc must
-	// create the mount points (/proc, /dev, ...) the pause image lacks
-	// before it remounts the root read-only.
-	mounts, err := m.Images.PrepareRootfs(ctx, pod.ID, pod.PauseImageID, false)
-	if err != nil {
-		return 0, fmt.Errorf("pause rootfs: %w", err)
-	}
-	if err := mount.All(mounts, rootfs); err != nil {
-		m.Images.RemoveRootfs(ctx, pod.ID)
-		return 0, fmt.Errorf("mount pause rootfs: %w", err)
-	}
-	if err := kernelMountpoints(pod, rootfs); err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, err
-	}
-	var imageName string
-	if len(pause.RepoTags) > 0 {
-		imageName = pause.RepoTags[0]
-	}
-	s, err := spec.GenerateSandbox(spec.SandboxInput{
-		ID:                      pod.ID,
-		Config:                  pod.Config,
-		Image:                   pause.Config,
-		ImageName:               imageName,
-		Rootfs:                  rootfs,
-		NetNSPath:               pod.NetNS,
-		CgroupsPath:             m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID),
-		UnifiedCgroups:          m.Cgroups.Mode() == cgroups.ModeV2,
-		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
-		EnableUnprivilegedPorts: true,
-		EnableUnprivilegedICMP:  true,
-		AllowedAnnotations:      m.AllowedAnnotations,
-	})
-	if err == nil {
-		var data []byte
-		data, err = json.Marshal(s)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600)
-		}
-	}
-	if err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, fmt.Errorf("pause spec: %w", err)
-	}
-	rt, err := m.Runtimes.Get(pod.Runtime)
-	if err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, err
-	}
-	pid, err := rt.RunDetached(ctx, pod.ID, bundle)
-	if err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, fmt.Errorf("start pause container: %w", err)
-	}
-	return pid, nil
-}
-
-// unmountPause unmounts and frees the pause rootfs; false when a step
-// failed (it is logged).
-func (m *Manager) unmountPause(ctx context.Context, id string) bool {
-	ok := true
-	rootfs := filepath.Join(m.pauseBundle(id), "rootfs")
-	if err := mount.UnmountAll(rootfs, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
-		m.Log.Warn("unmount pause rootfs", "pod", id, "err", err)
-		ok = false
-	}
-	if err := m.Images.RemoveRootfs(ctx, id); err != nil {
-		m.Log.Warn("remove pause rootfs", "pod", id, "err", err)
-		ok = false
-	}
-	return ok
-}
-
-// removePause kills and deletes the pause container, its rootfs and its
-// cgroup. It goes on after a failed step (each is logged) and reports
-// whether all of them succeeded, so that a caller can try again later.
-func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
-	ok := true
-	if rt, err := m.Runtimes.Get(pod.Runtime); err != nil {
-		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
-		ok = false
-	} else if err := rt.Delete(ctx, pod.ID); err != nil {
-		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
-		ok = false
-	}
-	ok = m.unmountPause(ctx, pod.ID) && ok
-	if err := m.Cgroups.Remove(m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
-		m.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
-		ok = false
-	}
-	return ok
 }

@@ -3,8 +3,6 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"syscall"
-	"time"
 
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -75,60 +73,5 @@ func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error
 	if stopped { // once: a second stop, or a pod found dead, sent it already
 		m.emit(updated, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT, ctrs)
 	}
-	return nil
-}
-
-// stopPause kills the pause process and waits briefly for it to go; pause
-// holds no state, so SIGKILL is the whole stop. It signals the PID itself
-// (pauseAlive has checked it is pause) rather than running `runc kill`,
-// which costs a runc start-up for the same syscall.
-func (m *Manager) stopPause(pod store.Pod) {
-	if !pauseAlive(pod) {
-		return
-	}
-	if err := syscall.Kill(pod.PausePid, syscall.SIGKILL); err != nil {
-		m.Log.Warn("kill pause", "pod", pod.ID, "err", err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for pauseAlive(pod) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// Remove stops the pod if needed, removes its containers (through ctrs)
-// and everything it owns on the host, and forgets it. Unknown IDs succeed.
-func (m *Manager) Remove(ctx context.Context, id string, ctrs PodContainers) error {
-	pod, err := m.Pods.Get(id)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := m.Stop(ctx, pod.ID, ctrs); err != nil {
-		return err
-	}
-	defer m.exclusive(pod.ID)()
-	defer m.locks.Lock(pod.ID)()
-	if pod, err = m.Pods.Get(id); err != nil { // as Stop left it
-		return err
-	}
-	if err := ctrs.RemovePodContainers(ctx, pod.ID); err != nil {
-		return fmt.Errorf("remove containers of pod %s: %w", pod.ID, err)
-	}
-	if !pod.PauseRemoved {
-		m.removePause(ctx, pod)
-	}
-	if err := m.removePodFiles(pod.ID); err != nil {
-		return fmt.Errorf("remove files of pod %s: %w", pod.ID, err)
-	}
-	if err := m.Pods.Delete(pod.ID); err != nil {
-		return err
-	}
-	m.NRI.RemovePodSandbox(ctx, pod)
-	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
-	m.locks.Forget(pod.ID)
-	m.gates.m.Delete(pod.ID)
-	m.emit(pod, runtime.ContainerEventType_CONTAINER_DELETED_EVENT, ctrs)
 	return nil
 }
