@@ -13,8 +13,6 @@ import (
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/events"
-	"github.com/krill-runtime/krill/image"
-	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/store"
@@ -36,8 +34,8 @@ type Config struct {
 	StateDir          string // state/pods
 	NetnsDir          string // state/netns, where package network keeps netns files
 	Pods              *store.Store[store.Pod]
-	Images            *image.Service
-	Network           *network.Manager
+	Images            Images        // *image.Service
+	Network           Network       // *network.Manager
 	Runtimes          *oci.Handlers // one OCI runtime per RuntimeClass handler
 	Cgroups           *cgroups.Manager
 	Events            *events.Broadcaster // the pod's own lifecycle events

@@ -3,8 +3,8 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,37 +13,6 @@ import (
 
 	"github.com/krill-runtime/krill/store"
 )
-
-// fakeContainers records the pod-level calls Stop and Remove make.
-type fakeContainers struct {
-	mu      sync.Mutex
-	calls   []string
-	stopErr error
-}
-
-func (f *fakeContainers) StopPodContainers(ctx context.Context, podID string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "stop "+podID)
-	return f.stopErr
-}
-
-func (f *fakeContainers) RemovePodContainers(ctx context.Context, podID string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "remove "+podID)
-	return nil
-}
-
-func (f *fakeContainers) ContainerStatuses(podID string) []*runtime.ContainerStatus {
-	return []*runtime.ContainerStatus{}
-}
-
-func (f *fakeContainers) got() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
 
 // newTestManager returns a Manager over a temp store holding one READY pod
 // that has nothing on the host (host network, pause already removed), so
@@ -141,5 +110,99 @@ func TestStopWaitsForCreate(t *testing.T) {
 	}
 	if got := ctrs.got(); len(got) != 1 {
 		t.Fatalf("calls %v", got)
+	}
+}
+
+// Stop tears the network down once: CNI DEL, then the netns; a second
+// Stop finds the network gone and does not DEL again.
+func TestStopTearsNetworkDownOnce(t *testing.T) {
+	e := newFakeEnv(t)
+	p := e.putPod(t, "p")
+	ctrs := &fakeContainers{}
+	for i := 0; i < 2; i++ {
+		if err := e.m.Stop(context.Background(), p.ID, ctrs); err != nil {
+			t.Fatalf("Stop %d: %v", i+1, err)
+		}
+	}
+	if got := e.calls.got(); !slices.Equal(got[:2], []string{"cni del", "remove netns"}) || e.calls.count("cni del") != 1 {
+		t.Fatalf("calls %v, want one CNI DEL, then the netns", got)
+	}
+	if _, err := os.Stat(p.NetNS); !os.IsNotExist(err) {
+		t.Fatalf("netns after Stop: %v", err)
+	}
+	if got, _ := e.m.Get(p.ID); got.State != runtime.PodSandboxState_SANDBOX_NOTREADY || got.NetworkReady {
+		t.Fatalf("record after Stop: %v, network ready %v", got.State, got.NetworkReady)
+	}
+}
+
+// A failed CNI DEL fails the Stop and leaves the pod READY with its
+// network, so kubelet's retry runs DEL again.
+func TestStopRetriesFailedTeardown(t *testing.T) {
+	e := newFakeEnv(t)
+	p := e.putPod(t, "p")
+	e.net.teardownErr, e.net.teardownFailures = errBoom, 1
+	ctrs := &fakeContainers{}
+	if err := e.m.Stop(context.Background(), p.ID, ctrs); err == nil {
+		t.Fatal("Stop succeeded although CNI DEL failed")
+	}
+	if got, _ := e.m.Get(p.ID); got.State != runtime.PodSandboxState_SANDBOX_READY || !got.NetworkReady {
+		t.Fatalf("record after a failed Stop: %v, network ready %v", got.State, got.NetworkReady)
+	}
+	if err := e.m.Stop(context.Background(), p.ID, ctrs); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.calls.count("cni del"); n != 2 {
+		t.Fatalf("CNI DEL ran %d times, want 2", n)
+	}
+}
+
+// The pod's STOPPED event goes out once, carrying its containers'
+// statuses; Remove sends DELETED.
+func TestStopAndRemoveEvents(t *testing.T) {
+	e := newFakeEnv(t)
+	p := e.putPod(t, "p")
+	evs, cancel := e.events.Subscribe()
+	defer cancel()
+	ctrs := &fakeContainers{}
+	if err := e.m.Stop(context.Background(), p.ID, ctrs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Remove(context.Background(), p.ID, ctrs); err != nil {
+		t.Fatal(err)
+	}
+	var got []runtime.ContainerEventType
+	for len(evs) > 0 {
+		ev := <-evs
+		if ev.ContainerId != p.ID || len(ev.ContainersStatuses) != 1 || ev.ContainersStatuses[0].Id != "ctr-of-"+p.ID {
+			t.Fatalf("event %v: want the pod's ID and its containers' statuses", ev)
+		}
+		got = append(got, ev.ContainerEventType)
+	}
+	want := []runtime.ContainerEventType{runtime.ContainerEventType_CONTAINER_STOPPED_EVENT, runtime.ContainerEventType_CONTAINER_DELETED_EVENT}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// Unknown IDs: lookups are NotFound, Stop and Remove succeed and touch
+// nothing (kubelet retries them).
+func TestUnknownPod(t *testing.T) {
+	e := newFakeEnv(t)
+	id := store.NewID()
+	ctrs := &fakeContainers{}
+	if _, _, err := e.m.Status(context.Background(), id, false, ctrs); !errdefs.IsNotFound(err) {
+		t.Fatalf("Status: %v, want not found", err)
+	}
+	if _, _, err := e.m.Use(id); !errdefs.IsNotFound(err) {
+		t.Fatalf("Use: %v, want not found", err)
+	}
+	if err := e.m.Stop(context.Background(), id, ctrs); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := e.m.Remove(context.Background(), id, ctrs); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if len(ctrs.got()) != 0 || len(e.calls.got()) != 0 {
+		t.Fatalf("calls for an unknown pod: %v %v", ctrs.got(), e.calls.got())
 	}
 }
