@@ -87,7 +87,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := mount.All(mounts, rootfs); err != nil {
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
-	cleanup.Add("unmount rootfs", func(context.Context) error { return mount.UnmountAll(rootfs, 0) })
+	cleanup.Add("unmount rootfs", func(context.Context) error { return m.unmountAll(rootfs) })
 	var steps store.Steps
 	steps.Since("rootfs", start)
 

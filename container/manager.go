@@ -11,10 +11,10 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"tags.cncf.io/container-device-interface/pkg/cdi"
 
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/events"
-	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -26,7 +26,7 @@ type Config struct {
 	StateDir           string // state/containers: one OCI bundle per container
 	Containers         *store.Store[store.Container]
 	Sandboxes          *sandbox.Manager
-	Images             *image.Service
+	Images             Images        // *image.Service
 	Runtimes           *oci.Handlers // a container runs under its pod's handler
 	Cgroups            *cgroups.Manager
 	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
@@ -44,6 +44,11 @@ type Config struct {
 type Manager struct {
 	Config
 	cdi *cdi.Cache // nil when CDI is off
+	// runtimeFor looks a handler's runtime up (handler; a fake in tests).
+	runtimeFor func(name string) (ociRuntime, error)
+	// unmountAll unmounts everything on a rootfs (mount.UnmountAll; a
+	// fake in tests, which run without the right to unmount).
+	unmountAll func(target string) error
 
 	names *store.Names
 	locks store.Locks // one lifecycle call per object at a time
@@ -72,6 +77,8 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{Config: cfg, names: store.NewNames("container"), cdi: cdiCache}
+	m.runtimeFor = m.handler
+	m.unmountAll = func(target string) error { return mount.UnmountAll(target, 0) }
 	for _, c := range cfg.Containers.List() {
 		m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	}
@@ -89,8 +96,8 @@ func nameKey(podID string, md *runtime.ContainerMetadata) string {
 }
 
 // runtime returns the OCI runtime of a container: its pod's handler.
-func (m *Manager) runtime(c store.Container) (*oci.Runtime, error) {
-	rt, err := m.Runtimes.Get(c.Runtime)
+func (m *Manager) runtime(c store.Container) (ociRuntime, error) {
+	rt, err := m.runtimeFor(c.Runtime)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID, err)
 	}
@@ -98,7 +105,7 @@ func (m *Manager) runtime(c store.Container) (*oci.Runtime, error) {
 }
 
 // runtimeOf is runtime for callers holding only an ID.
-func (m *Manager) runtimeOf(id string) (*oci.Runtime, error) {
+func (m *Manager) runtimeOf(id string) (ociRuntime, error) {
 	c, err := m.Containers.Get(id)
 	if err != nil {
 		return nil, err

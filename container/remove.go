@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -39,7 +38,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		return fmt.Errorf("delete container %s: %w", c.ID, err)
 	}
 	rootfs := filepath.Join(c.Bundle, "rootfs")
-	if err := mount.UnmountAll(rootfs, 0); err != nil && !os.IsNotExist(err) {
+	if err := m.unmountAll(rootfs); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("unmount rootfs of %s: %w", c.ID, err)
 	}
 	if err := m.unmountImageVolumes(ctx, c.ID); err != nil {
