@@ -5,7 +5,6 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/version"
 )
 
@@ -62,11 +61,15 @@ func (s *Server) runtimeHandlers(ctx context.Context) []*runtime.RuntimeHandler 
 	return out
 }
 
+// driverSystemd is cgroups.DriverSystemd, the name kubelet's cgroupDriver
+// setting uses too (TestRuntimeConfigReportsDriver holds them together).
+const driverSystemd = "systemd"
+
 // RuntimeConfig tells kubelet which cgroup driver is in force (kubelet >=
 // 1.31 uses it instead of its own cgroupDriver setting).
 func (s *Server) RuntimeConfig(ctx context.Context, r *runtime.RuntimeConfigRequest) (*runtime.RuntimeConfigResponse, error) {
 	driver := runtime.CgroupDriver_CGROUPFS
-	if s.pods.Cgroups.Driver() == cgroups.DriverSystemd {
+	if s.cgroups.Driver() == driverSystemd {
 		driver = runtime.CgroupDriver_SYSTEMD
 	}
 	return &runtime.RuntimeConfigResponse{Linux: &runtime.LinuxRuntimeConfiguration{CgroupDriver: driver}}, nil

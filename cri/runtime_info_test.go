@@ -9,7 +9,6 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
-	"github.com/krill-runtime/krill/sandbox"
 )
 
 // TestRuntimeConfigReportsDriver: kubelet >= 1.31 takes its cgroup driver
@@ -29,7 +28,7 @@ func TestRuntimeConfigReportsDriver(t *testing.T) {
 		if err := cg.SetDriver(driver); err != nil {
 			t.Fatal(err)
 		}
-		s := &Server{pods: &sandbox.Manager{Config: sandbox.Config{Cgroups: cg}}}
+		s := &Server{cgroups: cg}
 		r, err := s.RuntimeConfig(context.Background(), &runtime.RuntimeConfigRequest{})
 		if err != nil || r.GetLinux().GetCgroupDriver() != want {
 			t.Errorf("driver %s: RuntimeConfig = %v, %v; want %s", driver, r, err, want)

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
 	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/events"
@@ -19,15 +18,15 @@ import (
 	"github.com/krill-runtime/krill/streaming"
 )
 
-// Server implements both CRI services. It holds no state of its own beyond
-// the pod CIDR kubelet hands over: every handler translates a CRI message
-// into a call on one of the packages below and the answer back.
+// Server implements both CRI services. It holds no state of its own: every
+// handler translates a CRI message into a call on one of the packages
+// below and the answer back.
 type Server struct {
 	runtime.UnimplementedRuntimeServiceServer
 	runtime.UnimplementedImageServiceServer
 
 	cfg        *config.Config
-	cgroups    *cgroups.Manager
+	cgroups    Cgroups
 	images     *image.Service
 	network    *network.Manager
 	pods       *sandbox.Manager
@@ -48,7 +47,7 @@ type Server struct {
 // Deps are the services a Server translates to.
 type Deps struct {
 	Config     *config.Config
-	Cgroups    *cgroups.Manager
+	Cgroups    Cgroups // *cgroups.Manager
 	Images     *image.Service
 	Network    *network.Manager
 	Pods       *sandbox.Manager
@@ -57,6 +56,14 @@ type Deps struct {
 	Runtimes   *oci.Handlers
 	Streams    *streaming.Server
 	Log        *slog.Logger
+}
+
+// Cgroups is what the CRI layer reports about the host's cgroups
+// (*cgroups.Manager): the layout and the driver krilld settled on.
+type Cgroups interface {
+	Mode() string   // "v1", "hybrid", "v2"
+	Driver() string // "cgroupfs" or "systemd"
+	Root() string
 }
 
 // New returns a Server that answers Unavailable until SetReady is called.
