@@ -134,6 +134,7 @@ type fakeEnv struct {
 	calls *calls
 	rt    *fakeRuntime
 	pod   store.Pod
+	pods  *store.Store[store.Pod] // the sandbox manager's records
 }
 
 func newFakeEnv(t *testing.T) *fakeEnv {
@@ -166,7 +167,7 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 		t.Fatal(err)
 	}
 	c := &calls{}
-	e := &fakeEnv{calls: c, rt: &fakeRuntime{calls: c}, pod: pod}
+	e := &fakeEnv{calls: c, rt: &fakeRuntime{calls: c}, pod: pod, pods: podStore}
 	e.m, err = New(Config{
 		StateDir: t.TempDir(), Containers: ctrStore, Sandboxes: pods,
 		Images: &fakeImages{calls: c}, Cgroups: cg,

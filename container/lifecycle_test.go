@@ -71,7 +71,7 @@ func TestCreateUndoesRootfsOnFailure(t *testing.T) {
 // A stopped pod takes no new container.
 func TestCreateInStoppedPod(t *testing.T) {
 	e := newFakeEnv(t)
-	if _, err := e.m.Sandboxes.Pods.Update(e.pod.ID, func(p *store.Pod) error {
+	if _, err := e.pods.Update(e.pod.ID, func(p *store.Pod) error {
 		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 		return nil
 	}); err != nil {

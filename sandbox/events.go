@@ -25,5 +25,5 @@ func (m *Manager) emit(p store.Pod, t runtime.ContainerEventType, ctrs PodContai
 	if ctrs != nil {
 		ev.ContainersStatuses = ctrs.ContainerStatuses(p.ID)
 	}
-	m.Events.Publish(ev)
+	m.cfg.Events.Publish(ev)
 }

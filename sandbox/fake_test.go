@@ -218,7 +218,7 @@ func (e *fakeEnv) putPod(t *testing.T, name string) store.Pod {
 		NetNS: netns, NetworkReady: true,
 		Config: podConfig(name),
 	}
-	if err := e.m.Pods.Put(p); err != nil {
+	if err := e.m.cfg.Pods.Put(p); err != nil {
 		t.Fatal(err)
 	}
 	e.calls.log = nil

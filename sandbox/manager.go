@@ -48,7 +48,9 @@ type Config struct {
 
 // Manager runs pod sandboxes.
 type Manager struct {
-	Config
+	// cfg is not embedded: other packages call methods, never reach
+	// through to the stores and managers a pod is made with.
+	cfg Config
 
 	// names reserves "name_namespace_uid_attempt" while a pod is made so
 	// two concurrent RunPodSandbox calls cannot both create it.
@@ -72,7 +74,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("pod")}
+	m := &Manager{cfg: cfg, names: store.NewNames("pod")}
 	for _, p := range cfg.Pods.List() {
 		m.names.Reserve(nameKey(p.Config.GetMetadata()), p.ID)
 	}
@@ -80,20 +82,20 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // Get returns the record of a pod by ID or unique ID prefix.
-func (m *Manager) Get(id string) (store.Pod, error) { return m.Pods.Get(id) }
+func (m *Manager) Get(id string) (store.Pod, error) { return m.cfg.Pods.Get(id) }
 
 // List returns every pod record.
-func (m *Manager) List() []store.Pod { return m.Pods.List() }
+func (m *Manager) List() []store.Pod { return m.cfg.Pods.List() }
 
 func nameKey(md *runtime.PodSandboxMetadata) string {
 	return fmt.Sprintf("%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt())
 }
 
 // podDir is where a pod's files (hostname, hosts, resolv.conf, shm) live.
-func (m *Manager) podDir(id string) string { return filepath.Join(m.StateDir, id) }
+func (m *Manager) podDir(id string) string { return filepath.Join(m.cfg.StateDir, id) }
 
 // pauseBundle is the OCI bundle of the pod's pause container.
-func (m *Manager) pauseBundle(id string) string { return filepath.Join(m.StateDir, id, "bundle") }
+func (m *Manager) pauseBundle(id string) string { return filepath.Join(m.cfg.StateDir, id, "bundle") }
 
 // HostFiles returns the pod files containers bind-mount.
 func (m *Manager) HostFiles(p store.Pod) (hostname, hosts, resolv, shm string) {

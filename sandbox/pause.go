@@ -36,12 +36,12 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 	// Writable, although the spec makes the root read-only: runc must
 	// create the mount points (/proc, /dev, ...) the pause image lacks
 	// before it remounts the root read-only.
-	mounts, err := m.Images.PrepareRootfs(ctx, pod.ID, pod.PauseImageID, false)
+	mounts, err := m.cfg.Images.PrepareRootfs(ctx, pod.ID, pod.PauseImageID, false)
 	if err != nil {
 		return 0, fmt.Errorf("pause rootfs: %w", err)
 	}
 	if err := mount.All(mounts, rootfs); err != nil {
-		m.Images.RemoveRootfs(ctx, pod.ID)
+		m.cfg.Images.RemoveRootfs(ctx, pod.ID)
 		return 0, fmt.Errorf("mount pause rootfs: %w", err)
 	}
 	if err := kernelMountpoints(pod, rootfs); err != nil {
@@ -59,12 +59,12 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		ImageName:               imageName,
 		Rootfs:                  rootfs,
 		NetNSPath:               pod.NetNS,
-		CgroupsPath:             m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID),
-		UnifiedCgroups:          m.Cgroups.Mode() == cgroups.ModeV2,
-		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
+		CgroupsPath:             m.cfg.Cgroups.ContainerPath(pod.CgroupParent, pod.ID),
+		UnifiedCgroups:          m.cfg.Cgroups.Mode() == cgroups.ModeV2,
+		DaemonOOMScoreAdj:       m.cfg.DaemonOOMScoreAdj,
 		EnableUnprivilegedPorts: true,
 		EnableUnprivilegedICMP:  true,
-		AllowedAnnotations:      m.AllowedAnnotations,
+		AllowedAnnotations:      m.cfg.AllowedAnnotations,
 	})
 	if err == nil {
 		var data []byte
@@ -77,7 +77,7 @@ func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Im
 		m.unmountPause(ctx, pod.ID)
 		return 0, fmt.Errorf("pause spec: %w", err)
 	}
-	rt, err := m.Runtimes.Get(pod.Runtime)
+	rt, err := m.cfg.Runtimes.Get(pod.Runtime)
 	if err != nil {
 		m.unmountPause(ctx, pod.ID)
 		return 0, err
@@ -96,11 +96,11 @@ func (m *Manager) unmountPause(ctx context.Context, id string) bool {
 	ok := true
 	rootfs := filepath.Join(m.pauseBundle(id), "rootfs")
 	if err := mount.UnmountAll(rootfs, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
-		m.Log.Warn("unmount pause rootfs", "pod", id, "err", err)
+		m.cfg.Log.Warn("unmount pause rootfs", "pod", id, "err", err)
 		ok = false
 	}
-	if err := m.Images.RemoveRootfs(ctx, id); err != nil {
-		m.Log.Warn("remove pause rootfs", "pod", id, "err", err)
+	if err := m.cfg.Images.RemoveRootfs(ctx, id); err != nil {
+		m.cfg.Log.Warn("remove pause rootfs", "pod", id, "err", err)
 		ok = false
 	}
 	return ok
@@ -111,16 +111,16 @@ func (m *Manager) unmountPause(ctx context.Context, id string) bool {
 // whether all of them succeeded, so that a caller can try again later.
 func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
 	ok := true
-	if rt, err := m.Runtimes.Get(pod.Runtime); err != nil {
-		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
+	if rt, err := m.cfg.Runtimes.Get(pod.Runtime); err != nil {
+		m.cfg.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
 		ok = false
 	} else if err := rt.Delete(ctx, pod.ID); err != nil {
-		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
+		m.cfg.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
 		ok = false
 	}
 	ok = m.unmountPause(ctx, pod.ID) && ok
-	if err := m.Cgroups.Remove(m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
-		m.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
+	if err := m.cfg.Cgroups.Remove(m.cfg.Cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
+		m.cfg.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
 		ok = false
 	}
 	return ok
@@ -135,7 +135,7 @@ func (m *Manager) stopPause(pod store.Pod) {
 		return
 	}
 	if err := syscall.Kill(pod.PausePid, syscall.SIGKILL); err != nil {
-		m.Log.Warn("kill pause", "pod", pod.ID, "err", err)
+		m.cfg.Log.Warn("kill pause", "pod", pod.ID, "err", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for pauseAlive(pod) && time.Now().Before(deadline) {

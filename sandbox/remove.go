@@ -11,7 +11,7 @@ import (
 // Remove stops the pod if needed, removes its containers (through ctrs)
 // and everything it owns on the host, and forgets it. Unknown IDs succeed.
 func (m *Manager) Remove(ctx context.Context, id string, ctrs PodContainers) error {
-	pod, err := m.Pods.Get(id)
+	pod, err := m.cfg.Pods.Get(id)
 	if errdefs.IsNotFound(err) {
 		return nil
 	}
@@ -23,7 +23,7 @@ func (m *Manager) Remove(ctx context.Context, id string, ctrs PodContainers) err
 	}
 	defer m.exclusive(pod.ID)()
 	defer m.locks.Lock(pod.ID)()
-	if pod, err = m.Pods.Get(id); err != nil { // as Stop left it
+	if pod, err = m.cfg.Pods.Get(id); err != nil { // as Stop left it
 		return err
 	}
 	if err := ctrs.RemovePodContainers(ctx, pod.ID); err != nil {
@@ -35,10 +35,10 @@ func (m *Manager) Remove(ctx context.Context, id string, ctrs PodContainers) err
 	if err := m.removePodFiles(pod.ID); err != nil {
 		return fmt.Errorf("remove files of pod %s: %w", pod.ID, err)
 	}
-	if err := m.Pods.Delete(pod.ID); err != nil {
+	if err := m.cfg.Pods.Delete(pod.ID); err != nil {
 		return err
 	}
-	m.NRI.RemovePodSandbox(ctx, pod)
+	m.cfg.NRI.RemovePodSandbox(ctx, pod)
 	m.names.Release(nameKey(pod.Config.GetMetadata()), pod.ID)
 	m.locks.Forget(pod.ID)
 	m.gates.m.Delete(pod.ID)

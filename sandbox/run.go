@@ -24,12 +24,12 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := validate(cfg); err != nil {
 		return "", err
 	}
-	if err := m.Cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
+	if err := m.cfg.Cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
 		return "", err
 	}
 	// The handler first: a pod asking for gVisor or Kata must not quietly
 	// run under runc, and nothing is made before the refusal.
-	rtName, err := m.Runtimes.Resolve(handler)
+	rtName, err := m.cfg.Runtimes.Resolve(handler)
 	if err != nil {
 		return "", err
 	}
@@ -50,7 +50,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	cleanup := undo.New(m.Log.With("pod", id), CleanupTimeout)
+	cleanup := undo.New(m.cfg.Log.With("pod", id), CleanupTimeout)
 	defer func() {
 		if err != nil {
 			cleanup.Run(ctx)
@@ -77,7 +77,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	}
 
 	// 1. The pause image first: if it is missing nothing else is worth doing.
-	pause, err := m.Images.EnsurePauseImage(ctx)
+	pause, err := m.cfg.Images.EnsurePauseImage(ctx)
 	if err != nil {
 		return "", fmt.Errorf("pause image: %w", err)
 	}
@@ -92,7 +92,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	// exists, which is all the pause container needs to join it.
 	if !hostNet {
 		t := time.Now()
-		netns, err := m.Network.CreateNetNS(id)
+		netns, err := m.cfg.Network.CreateNetNS(id)
 		if err != nil {
 			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
 		}
@@ -102,7 +102,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 			if netLeft {
 				return nil
 			}
-			return m.Network.RemoveNetNS(netns)
+			return m.cfg.Network.RemoveNetNS(netns)
 		})
 		pod.NetNS = netns
 		steps.Since("netns", t)
@@ -126,7 +126,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		defer close(netDone)
 		if !hostNet {
 			t := time.Now()
-			netRes, netErr = m.Network.Setup(ctx, pn)
+			netRes, netErr = m.cfg.Network.Setup(ctx, pn)
 			netTook = time.Since(t)
 		}
 	}()
@@ -141,7 +141,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		cleanup.Add("tear down network", func(ctx context.Context) error {
 			var err error
 			for try := 0; try < 3; try++ {
-				if err = m.Network.Teardown(ctx, pn); err == nil {
+				if err = m.cfg.Network.Teardown(ctx, pn); err == nil {
 					return nil
 				}
 			}
@@ -185,15 +185,15 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	steps.Since("files", t)
 
 	// 5. NRI plugins see the pod (and may veto it) before anyone else can.
-	unblockNRI := m.NRI.BlockSync()
+	unblockNRI := m.cfg.NRI.BlockSync()
 	defer unblockNRI()
-	if err := m.NRI.RunPodSandbox(ctx, pod); err != nil {
+	if err := m.cfg.NRI.RunPodSandbox(ctx, pod); err != nil {
 		return "", err
 	}
 
 	// 6. The record: from now on the pod exists.
 	pod.StartSteps = steps
-	if err := m.Pods.Put(pod); err != nil {
+	if err := m.cfg.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}
 	for _, st := range steps {
@@ -202,7 +202,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	// No container can exist yet: creates need the record just written.
 	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT, nil)
 	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT, nil)
-	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps.LogAttrs()...)...)
+	m.cfg.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps.LogAttrs()...)...)
 	return id, nil
 }
 

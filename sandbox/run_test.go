@@ -66,7 +66,7 @@ func TestRunUndoesNetworkWhenPauseFails(t *testing.T) {
 	if tail := got[len(got)-2:]; !slices.Equal(tail, []string{"cni del", "remove netns"}) {
 		t.Fatalf("undo %v, want CNI DEL then the netns", got[4:])
 	}
-	if n := len(e.m.Pods.List()); n != 0 {
+	if n := len(e.m.cfg.Pods.List()); n != 0 {
 		t.Fatalf("%d records after a failed Run", n)
 	}
 	if entries, _ := os.ReadDir(e.net.dir); len(entries) != 0 {

@@ -19,7 +19,7 @@ func (m *Manager) podCgroup(p store.Pod) string {
 	if p.CgroupParent != "" {
 		return p.CgroupParent
 	}
-	return m.Cgroups.ContainerPath("", p.ID)
+	return m.cfg.Cgroups.ContainerPath("", p.ID)
 }
 
 // Stats returns pod p's own usage: its cgroup (CPU, memory, processes) and
@@ -28,7 +28,7 @@ func (m *Manager) podCgroup(p store.Pod) string {
 func (m *Manager) Stats(p store.Pod) *runtime.PodSandboxStats {
 	linux := &runtime.LinuxPodSandboxStats{Network: networkUsage(p)}
 	path := m.podCgroup(p)
-	if cs, err := m.Cgroups.Stats(path); err == nil {
+	if cs, err := m.cfg.Cgroups.Stats(path); err == nil {
 		linux.Cpu, linux.Memory = cgroups.CRIUsage(path, cs)
 		linux.Process = &runtime.ProcessUsage{Timestamp: cs.Timestamp.UnixNano(), ProcessCount: &runtime.UInt64Value{Value: cs.PidsCurrent}}
 	}
@@ -43,7 +43,7 @@ func (m *Manager) Stats(p store.Pod) *runtime.PodSandboxStats {
 // ListStats returns the own usage of the pods matching f (see Stats).
 func (m *Manager) ListStats(f *runtime.PodSandboxStatsFilter) []*runtime.PodSandboxStats {
 	var out []*runtime.PodSandboxStats
-	for _, p := range m.Pods.List() {
+	for _, p := range m.cfg.Pods.List() {
 		if f != nil && (!store.MatchID(p.ID, f.Id) || !store.MatchLabels(p.Config.GetLabels(), f.LabelSelector)) {
 			continue
 		}
@@ -58,7 +58,7 @@ func (m *Manager) Metrics(p store.Pod) []*runtime.Metric {
 	md := p.Config.GetMetadata()
 	l := cgroups.MetricLabels{Pod: md.GetName(), Namespace: md.GetNamespace(), ID: p.ID}
 	var out []*runtime.Metric
-	if cs, err := m.Cgroups.Stats(m.podCgroup(p)); err == nil {
+	if cs, err := m.cfg.Cgroups.Stats(m.podCgroup(p)); err == nil {
 		out = cgroups.Metrics(cs, l, nil)
 	}
 	if ifaces := netDev(p); ifaces != nil {

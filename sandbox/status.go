@@ -12,7 +12,7 @@ import (
 // ctrs gives the containers' statuses for the STOPPED event of a pod found
 // dead (see refresh).
 func (m *Manager) Status(ctx context.Context, id string, verbose bool, ctrs PodContainers) (*runtime.PodSandboxStatus, map[string]string, error) {
-	p, err := m.Pods.Get(id)
+	p, err := m.cfg.Pods.Get(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -62,7 +62,7 @@ func toStatus(p store.Pod) *runtime.PodSandboxStatus {
 func (m *Manager) refresh(p store.Pod, ctrs PodContainers) store.Pod {
 	if p.State == runtime.PodSandboxState_SANDBOX_READY && !pauseAlive(p) {
 		var stopped bool
-		np, err := m.Pods.Update(p.ID, func(r *store.Pod) error {
+		np, err := m.cfg.Pods.Update(p.ID, func(r *store.Pod) error {
 			stopped = r.State == runtime.PodSandboxState_SANDBOX_READY
 			r.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 			return nil
@@ -81,7 +81,7 @@ func (m *Manager) refresh(p store.Pod, ctrs PodContainers) store.Pod {
 // ListFiltered returns the pods matching f; ctrs as for Status.
 func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter, ctrs PodContainers) []*runtime.PodSandbox {
 	var out []*runtime.PodSandbox
-	for _, p := range m.Pods.List() {
+	for _, p := range m.cfg.Pods.List() {
 		p = m.refresh(p, ctrs)
 		if f != nil {
 			if !store.MatchID(p.ID, f.Id) {
@@ -109,4 +109,4 @@ func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter, ctrs PodContainers) 
 
 // Quarantined reports whether pod id's record was unreadable and moved
 // aside: its containers are then left alone too.
-func (m *Manager) Quarantined(id string) bool { return m.Pods.Quarantined(id) }
+func (m *Manager) Quarantined(id string) bool { return m.cfg.Pods.Quarantined(id) }

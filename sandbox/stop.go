@@ -15,7 +15,7 @@ import (
 // PodSandboxStatus. Stopping an unknown or stopped pod succeeds: kubelet
 // retries stops.
 func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error {
-	pod, err := m.Pods.Get(id)
+	pod, err := m.cfg.Pods.Get(id)
 	if errdefs.IsNotFound(err) {
 		return nil
 	}
@@ -29,8 +29,8 @@ func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error
 	}
 	// Once per pod (the state as of holding the lock: a concurrent Stop may
 	// have finished meanwhile), with pause and the network still up.
-	if cur, err := m.Pods.Get(pod.ID); err == nil && cur.State == runtime.PodSandboxState_SANDBOX_READY {
-		m.NRI.StopPodSandbox(ctx, cur)
+	if cur, err := m.cfg.Pods.Get(pod.ID); err == nil && cur.State == runtime.PodSandboxState_SANDBOX_READY {
+		m.cfg.NRI.StopPodSandbox(ctx, cur)
 	}
 	// CNI DEL and killing (then deleting) pause side by side: the netns is
 	// a bind mount, so it outlives pause until RemoveNetNS below. Deleting
@@ -39,7 +39,7 @@ func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error
 	netErr := make(chan error, 1)
 	go func() {
 		if pod.NetworkReady {
-			netErr <- m.Network.Teardown(ctx, podNetwork(pod))
+			netErr <- m.cfg.Network.Teardown(ctx, podNetwork(pod))
 			return
 		}
 		netErr <- nil
@@ -50,14 +50,14 @@ func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error
 		return fmt.Errorf("tear down network of pod %s: %w", pod.ID, err)
 	}
 	if pod.NetNS != "" {
-		if err := m.Network.RemoveNetNS(pod.NetNS); err != nil {
+		if err := m.cfg.Network.RemoveNetNS(pod.NetNS); err != nil {
 			return fmt.Errorf("remove netns of pod %s: %w", pod.ID, err)
 		}
 	}
 	// Settle: the pod is stopped whether or not the disk takes the record
 	// now (full disk); the write is retried.
 	var stopped bool
-	updated, err := m.Pods.Settle(pod.ID, func(p *store.Pod) error {
+	updated, err := m.cfg.Pods.Settle(pod.ID, func(p *store.Pod) error {
 		stopped = p.State == runtime.PodSandboxState_SANDBOX_READY
 		p.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 		p.NetworkReady = false
@@ -65,7 +65,7 @@ func (m *Manager) Stop(ctx context.Context, id string, ctrs PodContainers) error
 		return nil
 	})
 	if err != nil {
-		m.Log.Warn("record pod stop", "pod", pod.ID, "err", err)
+		m.cfg.Log.Warn("record pod stop", "pod", pod.ID, "err", err)
 		if errdefs.IsNotFound(err) {
 			return err
 		}

@@ -41,13 +41,13 @@ func (g *gates) get(id string) *sync.RWMutex {
 // its record, and that container (shim, cgroup, rootfs) would outlive its
 // pod.
 func (m *Manager) Use(id string) (_ store.Pod, release func(), _ error) {
-	pod, err := m.Pods.Get(id)
+	pod, err := m.cfg.Pods.Get(id)
 	if err != nil {
 		return store.Pod{}, nil, err
 	}
 	g := m.gates.get(pod.ID)
 	g.RLock()
-	if pod, err = m.Pods.Get(pod.ID); err != nil {
+	if pod, err = m.cfg.Pods.Get(pod.ID); err != nil {
 		g.RUnlock()
 		return store.Pod{}, nil, err
 	}
