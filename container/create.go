@@ -34,12 +34,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	// Held until the record is written: a concurrent RemovePodSandbox
 	// waits, and then finds this container to remove.
-	pod, release, err := m.Sandboxes.Use(podID)
+	pod, release, err := m.cfg.Sandboxes.Use(podID)
 	if err != nil {
 		return "", err
 	}
 	defer release()
-	img, err := m.Images.Get(ctx, cfg.Image.Image)
+	img, err := m.cfg.Images.Get(ctx, cfg.Image.Image)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
 	}
@@ -56,7 +56,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	cleanup := undo.New(m.Log.With("container", id, "pod", pod.ID), sandbox.CleanupTimeout)
+	cleanup := undo.New(m.cfg.Log.With("container", id, "pod", pod.ID), sandbox.CleanupTimeout)
 	defer func() {
 		if err != nil {
 			cleanup.Run(ctx)
@@ -74,11 +74,11 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 	cleanup.Add("remove bundle", func(context.Context) error { return os.RemoveAll(bundle) })
-	mounts, err := m.Images.PrepareRootfs(ctx, id, img.ID, false)
+	mounts, err := m.cfg.Images.PrepareRootfs(ctx, id, img.ID, false)
 	if err != nil {
 		return "", fmt.Errorf("prepare rootfs: %w", err)
 	}
-	cleanup.Add("remove rootfs snapshot", func(ctx context.Context) error { return m.Images.RemoveRootfs(ctx, id) })
+	cleanup.Add("remove rootfs snapshot", func(ctx context.Context) error { return m.cfg.Images.RemoveRootfs(ctx, id) })
 	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
 		if err := idmapRootfs(mounts, userns); err != nil {
 			return "", err
@@ -105,8 +105,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 	t := time.Now()
-	hostname, hosts, resolv, shm := m.Sandboxes.HostFiles(pod)
-	cgroupsPath := m.Cgroups.ContainerPath(pod.CgroupParent, id)
+	hostname, hosts, resolv, shm := m.cfg.Sandboxes.HostFiles(pod)
+	cgroupsPath := m.cfg.Cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
 		ID:                 id,
 		Config:             cfg,
@@ -119,10 +119,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ResolvConfPath:     resolv,
 		ShmPath:            shm,
 		CgroupsPath:        cgroupsPath,
-		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
-		AllowedAnnotations: m.AllowedAnnotations,
-		UnifiedCgroups:     m.Cgroups.Mode() == cgroups.ModeV2,
-		AppArmor:           m.AppArmor,
+		DaemonOOMScoreAdj:  m.cfg.DaemonOOMScoreAdj,
+		AllowedAnnotations: m.cfg.AllowedAnnotations,
+		UnifiedCgroups:     m.cfg.Cgroups.Mode() == cgroups.ModeV2,
+		AppArmor:           m.cfg.AppArmor,
 	})
 	if err != nil {
 		return "", err
@@ -131,13 +131,13 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
-	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.cfg.DaemonOOMScoreAdj))
 	if err := m.injectCDI(s, cfg); err != nil {
 		return "", err
 	}
 	// NRI plugins adjust the spec before runc sees it. Their registration
 	// waits until the record is stored, so none misses this container.
-	unblockNRI := m.NRI.BlockSync()
+	unblockNRI := m.cfg.NRI.BlockSync()
 	defer unblockNRI()
 	draft := store.Container{ID: id, PodID: pod.ID, Config: cfg, State: runtime.ContainerState_CONTAINER_CREATED, CgroupsPath: cgroupsPath, Bundle: bundle}
 	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, cleanup)
@@ -147,8 +147,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	// kubelet always sends a hugepage limit; runc fails on hosts without
 	// the hugetlb controller (this one's v1 side has none), so limits the
 	// host cannot enforce are dropped, and said so.
-	if dropped := m.Cgroups.DropUnsupported(s.Linux.Resources); len(dropped) > 0 {
-		m.Log.Debug("limits the host cannot enforce dropped", "container", id, "limits", dropped)
+	if dropped := m.cfg.Cgroups.DropUnsupported(s.Linux.Resources); len(dropped) > 0 {
+		m.cfg.Log.Debug("limits the host cannot enforce dropped", "container", id, "limits", dropped)
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -188,7 +188,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		Bundle:      bundle,
 		CreateSteps: steps,
 	}
-	if err := m.Containers.Put(c); err != nil {
+	if err := m.cfg.Containers.Put(c); err != nil {
 		return "", err
 	}
 	for _, st := range steps {
@@ -196,8 +196,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
-	m.NRI.PostCreateContainer(ctx, c)
-	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
+	m.cfg.NRI.PostCreateContainer(ctx, c)
+	m.cfg.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
 		"took", time.Since(start).Round(time.Millisecond)}, steps.LogAttrs()...)...)
 	return id, nil
 }
@@ -207,16 +207,16 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 // from here on, plugins are told to forget the container.
 func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, cleanup *undo.List) (*runtime.LinuxContainerResources, string, error) {
 	cleanup.Add("tell NRI plugins to forget the container", func(ctx context.Context) error {
-		m.NRI.RemoveContainer(ctx, draft)
+		m.cfg.NRI.RemoveContainer(ctx, draft)
 		return nil
 	})
-	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
+	adjusted, err := m.cfg.NRI.CreateContainer(ctx, pod, draft, s)
 	if err != nil {
 		return nil, "", err
 	}
 	res := draft.Config.GetLinux().GetResources()
 	if adjusted {
-		res = m.Cgroups.FromOCI(s.Linux.Resources)
+		res = m.cfg.Cgroups.FromOCI(s.Linux.Resources)
 	}
 	return res, s.Linux.CgroupsPath, nil
 }
@@ -242,7 +242,7 @@ func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.N
 	case runtime.NamespaceMode_POD:
 		ns.PID = sandbox.NamespacePath(pod, "pid")
 	case runtime.NamespaceMode_TARGET:
-		if t, err := m.Containers.Get(cNS.GetTargetId()); err == nil && t.Pid > 0 {
+		if t, err := m.cfg.Containers.Get(cNS.GetTargetId()); err == nil && t.Pid > 0 {
 			ns.PID = fmt.Sprintf("/proc/%d/ns/pid", t.Pid)
 		}
 	}

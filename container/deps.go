@@ -48,7 +48,7 @@ var (
 
 // handler returns the runtime of a configured handler from cfg.Runtimes.
 func (m *Manager) handler(name string) (ociRuntime, error) {
-	rt, err := m.Runtimes.Get(name)
+	rt, err := m.cfg.Runtimes.Get(name)
 	if err != nil {
 		return nil, err
 	}

@@ -19,10 +19,10 @@ func (m *Manager) emit(c store.Container, t runtime.ContainerEventType) {
 		CreatedAt:          time.Now().UnixNano(),
 		ContainersStatuses: m.ContainerStatuses(c.PodID),
 	}
-	if st, _, err := m.Sandboxes.Status(context.Background(), c.PodID, false, m); err == nil {
+	if st, _, err := m.cfg.Sandboxes.Status(context.Background(), c.PodID, false, m); err == nil {
 		ev.PodSandboxStatus = st
 	}
-	m.Events.Publish(ev)
+	m.cfg.Events.Publish(ev)
 }
 
 // ContainerStatuses returns the statuses of a pod's containers (for the

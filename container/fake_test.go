@@ -182,7 +182,7 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	}
 	// The waiter's part: record the exit and wake Stop.
 	e.rt.exit = func(id string) {
-		e.m.Containers.Update(id, func(r *store.Container) error {
+		e.m.cfg.Containers.Update(id, func(r *store.Container) error {
 			r.State = runtime.ContainerState_CONTAINER_EXITED
 			return nil
 		})
@@ -199,12 +199,12 @@ func (e *fakeEnv) putContainer(t *testing.T, name string, state runtime.Containe
 	c := store.Container{
 		ID: id, PodID: e.pod.ID, State: state, Bundle: e.m.bundle(id),
 		Config:      ctrConfig(name, "busybox"),
-		CgroupsPath: e.m.Cgroups.ContainerPath("", id),
+		CgroupsPath: e.m.cfg.Cgroups.ContainerPath("", id),
 	}
 	if err := os.MkdirAll(filepath.Join(c.Bundle, "rootfs"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.Containers.Put(c); err != nil {
+	if err := e.m.cfg.Containers.Put(c); err != nil {
 		t.Fatal(err)
 	}
 	e.m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)

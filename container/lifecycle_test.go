@@ -38,7 +38,7 @@ func TestCreateRefusesBeforeMakingAnything(t *testing.T) {
 	if got := e.calls.got(); len(got) != 0 {
 		t.Fatalf("refused creates made %v", got)
 	}
-	entries, _ := os.ReadDir(e.m.StateDir)
+	entries, _ := os.ReadDir(e.m.cfg.StateDir)
 	if len(entries) != 0 {
 		t.Fatalf("bundles of refused creates: %v", entries)
 	}
@@ -60,10 +60,10 @@ func TestCreateUndoesRootfsOnFailure(t *testing.T) {
 	if got := e.calls.got(); !slices.Equal(got, want) {
 		t.Fatalf("calls %v, want %v", got, want)
 	}
-	if entries, _ := os.ReadDir(e.m.StateDir); len(entries) != 0 {
+	if entries, _ := os.ReadDir(e.m.cfg.StateDir); len(entries) != 0 {
 		t.Fatalf("bundles left: %v", entries)
 	}
-	if n := len(e.m.Containers.List()); n != 0 {
+	if n := len(e.m.cfg.Containers.List()); n != 0 {
 		t.Fatalf("%d records after failed creates", n)
 	}
 }
@@ -109,7 +109,7 @@ func TestStartFailures(t *testing.T) {
 			if got := e.calls.got(); !slices.Equal(got, tc.want) {
 				t.Fatalf("calls %v, want %v (never runc start)", got, tc.want)
 			}
-			r, _ := e.m.Containers.Get(c.ID)
+			r, _ := e.m.cfg.Containers.Get(c.ID)
 			if r.State != runtime.ContainerState_CONTAINER_EXITED || r.Reason != "StartError" || r.ExitCode != startErrorCode {
 				t.Fatalf("record after a failed start: %v %q %d", r.State, r.Reason, r.ExitCode)
 			}
@@ -155,7 +155,7 @@ func TestStop(t *testing.T) {
 	if got := e.calls.got(); len(got) != 0 {
 		t.Fatalf("calls %v for containers with no process", got)
 	}
-	if r, _ := e.m.Containers.Get(created.ID); r.State != runtime.ContainerState_CONTAINER_CREATED {
+	if r, _ := e.m.cfg.Containers.Get(created.ID); r.State != runtime.ContainerState_CONTAINER_CREATED {
 		t.Fatalf("a stopped created container is %v, want still created", r.State)
 	}
 }
@@ -173,7 +173,7 @@ func TestRemove(t *testing.T) {
 	if err := e.m.Remove(ctx, c.ID); err == nil {
 		t.Fatal("Remove succeeded although runc delete failed")
 	}
-	if _, err := e.m.Containers.Get(c.ID); err != nil {
+	if _, err := e.m.cfg.Containers.Get(c.ID); err != nil {
 		t.Fatalf("record after a failed Remove: %v", err)
 	}
 	e.rt.deleteErr = nil
@@ -187,7 +187,7 @@ func TestRemove(t *testing.T) {
 	if _, err := os.Stat(c.Bundle); !os.IsNotExist(err) {
 		t.Fatalf("bundle after Remove: %v", err)
 	}
-	if _, err := e.m.Containers.Get(c.ID); !errdefs.IsNotFound(err) {
+	if _, err := e.m.cfg.Containers.Get(c.ID); !errdefs.IsNotFound(err) {
 		t.Fatalf("record after Remove: %v", err)
 	}
 	for _, id := range []string{c.ID, store.NewID()} {

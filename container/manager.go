@@ -42,7 +42,9 @@ type Config struct {
 
 // Manager runs app containers.
 type Manager struct {
-	Config
+	// cfg is not embedded: other packages call methods, never reach
+	// through to the stores and managers a container is made with.
+	cfg Config
 	cdi *cdi.Cache // nil when CDI is off
 	// runtimeFor looks a handler's runtime up (handler; a fake in tests).
 	runtimeFor func(name string) (ociRuntime, error)
@@ -76,7 +78,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("container"), cdi: cdiCache}
+	m := &Manager{cfg: cfg, names: store.NewNames("container"), cdi: cdiCache}
 	m.runtimeFor = m.handler
 	m.unmountAll = func(target string) error { return mount.UnmountAll(target, 0) }
 	for _, c := range cfg.Containers.List() {
@@ -86,10 +88,10 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // AppArmorEnabled reports whether containers get AppArmor profiles.
-func (m *Manager) AppArmorEnabled() bool { return m.AppArmor != nil && m.AppArmor.Enabled() }
+func (m *Manager) AppArmorEnabled() bool { return m.cfg.AppArmor != nil && m.cfg.AppArmor.Enabled() }
 
 // Get returns a container record by ID or unique ID prefix.
-func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.Get(id) }
+func (m *Manager) Get(id string) (store.Container, error) { return m.cfg.Containers.Get(id) }
 
 func nameKey(podID string, md *runtime.ContainerMetadata) string {
 	return fmt.Sprintf("%s_%s_%d", md.GetName(), podID, md.GetAttempt())
@@ -106,19 +108,19 @@ func (m *Manager) runtime(c store.Container) (ociRuntime, error) {
 
 // runtimeOf is runtime for callers holding only an ID.
 func (m *Manager) runtimeOf(id string) (ociRuntime, error) {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return nil, err
 	}
 	return m.runtime(c)
 }
 
-func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }
+func (m *Manager) bundle(id string) string { return filepath.Join(m.cfg.StateDir, id) }
 
 // podContainers lists the records of one pod.
 func (m *Manager) podContainers(podID string) []store.Container {
 	var out []store.Container
-	for _, c := range m.Containers.List() {
+	for _, c := range m.cfg.Containers.List() {
 		if c.PodID == podID {
 			out = append(out, c)
 		}

@@ -26,7 +26,7 @@ func TestOOMWatchOutlivesCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Manager{Config: Config{Cgroups: cg, Log: slog.Default()}}
+	m := &Manager{cfg: Config{Cgroups: cg, Log: slog.Default()}}
 
 	quiet := m.watchOOM("c0", "kubepods-pod1.slice:krill:c1")
 	if quiet.end() {

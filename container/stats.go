@@ -21,7 +21,7 @@ import (
 // usage, read from its cgroup and its snapshot. A container that is not
 // running has only its attributes and writable layer, and no error.
 func (m *Manager) Stats(ctx context.Context, id string) (*runtime.ContainerStats, error) {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +40,12 @@ func (m *Manager) stats(ctx context.Context, c store.Container) *runtime.Contain
 	// memory still held; containerd reports no usage for it (its task is
 	// gone) and CRI-O leaves it out of the list.
 	if c.State == runtime.ContainerState_CONTAINER_RUNNING {
-		if s, err := m.Cgroups.Stats(c.CgroupsPath); err == nil {
+		if s, err := m.cfg.Cgroups.Stats(c.CgroupsPath); err == nil {
 			st.Cpu, st.Memory = cgroups.CRIUsage(c.CgroupsPath, s)
 			st.Swap = &runtime.SwapUsage{Timestamp: s.Timestamp.UnixNano(), SwapUsageBytes: &runtime.UInt64Value{Value: s.MemorySwap}}
 		}
 	}
-	if used, inodes, err := m.Images.RootfsUsage(ctx, c.ID); err == nil {
+	if used, inodes, err := m.cfg.Images.RootfsUsage(ctx, c.ID); err == nil {
 		ts := st.GetCpu().GetTimestamp()
 		if ts == 0 { // not running: no cgroup sample
 			ts = time.Now().UnixNano()
@@ -63,7 +63,7 @@ func (m *Manager) stats(ctx context.Context, c store.Container) *runtime.Contain
 // ListStats returns stats of the containers matching f.
 func (m *Manager) ListStats(ctx context.Context, f *runtime.ContainerStatsFilter) []*runtime.ContainerStats {
 	var out []*runtime.ContainerStats
-	for _, c := range m.Containers.List() {
+	for _, c := range m.cfg.Containers.List() {
 		if f != nil && (!store.MatchID(c.ID, f.Id) || !store.MatchID(c.PodID, f.PodSandboxId) ||
 			!store.MatchLabels(c.Config.GetLabels(), f.LabelSelector)) {
 			continue
@@ -82,7 +82,7 @@ func (m *Manager) Metrics(ctx context.Context, pod store.Pod) []*runtime.Contain
 	var out []*runtime.ContainerMetrics
 	md := pod.Config.GetMetadata()
 	for _, c := range m.podContainers(pod.ID) {
-		s, err := m.Cgroups.Stats(c.CgroupsPath)
+		s, err := m.cfg.Cgroups.Stats(c.CgroupsPath)
 		if err != nil {
 			continue
 		}
@@ -90,16 +90,16 @@ func (m *Manager) Metrics(ctx context.Context, pod store.Pod) []*runtime.Contain
 			Pod: md.GetName(), Namespace: md.GetNamespace(), Container: c.Config.GetMetadata().GetName(),
 			ID: c.ID, Image: c.ImageName,
 		}
-		ms := cgroups.Metrics(s, l, cgroups.ToOCI(c.Resources, m.DaemonOOMScoreAdj))
+		ms := cgroups.Metrics(s, l, cgroups.ToOCI(c.Resources, m.cfg.DaemonOOMScoreAdj))
 		// The readers below fail only when the cgroup vanished meanwhile or
 		// a controller is missing: report what could be read.
-		if p, err := m.Cgroups.ProcessCounts(c.CgroupsPath); err == nil {
+		if p, err := m.cfg.Cgroups.ProcessCounts(c.CgroupsPath); err == nil {
 			ms = append(ms, cgroups.ProcessMetrics(p, l, s.Timestamp)...)
 		}
-		if devs, err := m.Cgroups.Blkio(c.CgroupsPath); err == nil {
+		if devs, err := m.cfg.Cgroups.Blkio(c.CgroupsPath); err == nil {
 			ms = append(ms, cgroups.BlkioMetrics(devs, l, s.Timestamp)...)
 		}
-		if used, _, err := m.Images.RootfsUsage(ctx, c.ID); err == nil {
+		if used, _, err := m.cfg.Images.RootfsUsage(ctx, c.ID); err == nil {
 			fu := cgroups.FsUsage{UsageBytes: used}
 			if fs, ok := rootfsFilesystem(filepath.Join(c.Bundle, "rootfs")); ok {
 				fu.Device, fu.LimitBytes, fu.InodesTotal, fu.InodesFree = fs.device, fs.size, fs.inodes, fs.inodesFree
