@@ -77,8 +77,13 @@ func (m *Manager) ListStats(ctx context.Context, f *runtime.ContainerStatsFilter
 // cgroup counters, processes and descriptors, block I/O, the writable
 // layer and its filesystem, and the start time. A container whose cgroup
 // is gone (exited) has none. Network counters are the pod's
-// (sandbox.Manager.Metrics): all its containers share one network namespace.
-func (m *Manager) Metrics(ctx context.Context, pod store.Pod) []*runtime.ContainerMetrics {
+// (sandbox.Manager.ListMetrics): all its containers share one network
+// namespace. An unknown pod has none.
+func (m *Manager) Metrics(ctx context.Context, podID string) []*runtime.ContainerMetrics {
+	pod, err := m.cfg.Sandboxes.Get(podID)
+	if err != nil {
+		return nil
+	}
 	var out []*runtime.ContainerMetrics
 	md := pod.Config.GetMetadata()
 	for _, c := range m.podContainers(pod.ID) {

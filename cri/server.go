@@ -9,12 +9,10 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/config"
-	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/oci"
-	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/streaming"
 )
 
@@ -29,8 +27,8 @@ type Server struct {
 	cgroups    Cgroups
 	images     *image.Service
 	network    *network.Manager
-	pods       *sandbox.Manager
-	containers *container.Manager
+	pods       Pods
+	containers Containers
 	events     *events.Broadcaster
 	runtimes   *oci.Handlers
 	streams    *streaming.Server
@@ -50,20 +48,12 @@ type Deps struct {
 	Cgroups    Cgroups // *cgroups.Manager
 	Images     *image.Service
 	Network    *network.Manager
-	Pods       *sandbox.Manager
-	Containers *container.Manager
+	Pods       Pods       // *sandbox.Manager
+	Containers Containers // *container.Manager
 	Events     *events.Broadcaster
 	Runtimes   *oci.Handlers
 	Streams    *streaming.Server
 	Log        *slog.Logger
-}
-
-// Cgroups is what the CRI layer reports about the host's cgroups
-// (*cgroups.Manager): the layout and the driver krilld settled on.
-type Cgroups interface {
-	Mode() string   // "v1", "hybrid", "v2"
-	Driver() string // "cgroupfs" or "systemd"
-	Root() string
 }
 
 // New returns a Server that answers Unavailable until SetReady is called.

@@ -29,11 +29,10 @@ func (s *Server) PodSandboxStats(ctx context.Context, r *runtime.PodSandboxStats
 	if err := requireID("pod sandbox", r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
-	p, err := s.pods.Get(r.GetPodSandboxId())
+	st, err := s.pods.Stats(r.GetPodSandboxId())
 	if err != nil {
 		return nil, err
 	}
-	st := s.pods.Stats(p)
 	s.addContainerStats(ctx, st)
 	return &runtime.PodSandboxStatsResponse{Stats: st}, nil
 }
@@ -59,11 +58,9 @@ func (s *Server) ListMetricDescriptors(ctx context.Context, r *runtime.ListMetri
 // ListPodSandboxMetrics reports those metrics per pod and container: the
 // pod's cgroup and network counters at pod level, the rest per container.
 func (s *Server) ListPodSandboxMetrics(ctx context.Context, r *runtime.ListPodSandboxMetricsRequest) (*runtime.ListPodSandboxMetricsResponse, error) {
-	var out []*runtime.PodSandboxMetrics
-	for _, p := range s.pods.List() {
-		out = append(out, &runtime.PodSandboxMetrics{
-			PodSandboxId: p.ID, Metrics: s.pods.Metrics(p), ContainerMetrics: s.containers.Metrics(ctx, p),
-		})
+	out := s.pods.ListMetrics()
+	for _, pm := range out {
+		pm.ContainerMetrics = s.containers.Metrics(ctx, pm.PodSandboxId)
 	}
 	return &runtime.ListPodSandboxMetricsResponse{PodMetrics: out}, nil
 }

@@ -23,7 +23,11 @@ import (
 // their statuses for the pod's lifecycle events. The caller passes it on
 // each call that may stop the pod or announce it: package container imports
 // sandbox, never the other way, and nothing is wired in after construction.
-type PodContainers interface {
+//
+// It is an alias of an interface literal, not a named type: package cri
+// declares the same literal and so describes Manager's methods in an
+// interface of its own without importing sandbox.
+type PodContainers = interface {
 	StopPodContainers(ctx context.Context, podID string) error
 	RemovePodContainers(ctx context.Context, podID string) error
 	ContainerStatuses(podID string) []*runtime.ContainerStatus
@@ -83,6 +87,12 @@ func New(cfg Config) (*Manager, error) {
 
 // Get returns the record of a pod by ID or unique ID prefix.
 func (m *Manager) Get(id string) (store.Pod, error) { return m.cfg.Pods.Get(id) }
+
+// Known is nil when pod id (or a unique prefix) exists, else NotFound.
+func (m *Manager) Known(id string) error {
+	_, err := m.cfg.Pods.Get(id)
+	return err
+}
 
 // List returns every pod record.
 func (m *Manager) List() []store.Pod { return m.cfg.Pods.List() }

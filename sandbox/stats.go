@@ -22,10 +22,18 @@ func (m *Manager) podCgroup(p store.Pod) string {
 	return m.cfg.Cgroups.ContainerPath("", p.ID)
 }
 
-// Stats returns pod p's own usage: its cgroup (CPU, memory, processes) and
-// its network. The caller adds the containers' stats (package container
-// owns them).
-func (m *Manager) Stats(p store.Pod) *runtime.PodSandboxStats {
+// Stats returns pod id's own usage: its cgroup (CPU, memory, processes)
+// and its network. The caller adds the containers' stats (package
+// container owns them).
+func (m *Manager) Stats(id string) (*runtime.PodSandboxStats, error) {
+	p, err := m.cfg.Pods.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return m.stats(p), nil
+}
+
+func (m *Manager) stats(p store.Pod) *runtime.PodSandboxStats {
 	linux := &runtime.LinuxPodSandboxStats{Network: networkUsage(p)}
 	path := m.podCgroup(p)
 	if cs, err := m.cfg.Cgroups.Stats(path); err == nil {
@@ -47,14 +55,23 @@ func (m *Manager) ListStats(f *runtime.PodSandboxStatsFilter) []*runtime.PodSand
 		if f != nil && (!store.MatchID(p.ID, f.Id) || !store.MatchLabels(p.Config.GetLabels(), f.LabelSelector)) {
 			continue
 		}
-		out = append(out, m.Stats(p))
+		out = append(out, m.stats(p))
 	}
 	return out
 }
 
-// Metrics returns pod p's pod-level cAdvisor metrics: its cgroup's
-// counters and its network's (container_network_*).
-func (m *Manager) Metrics(p store.Pod) []*runtime.Metric {
+// ListMetrics returns every pod's pod-level cAdvisor metrics: its
+// cgroup's counters and its network's (container_network_*). The caller
+// adds the containers' (package container owns them).
+func (m *Manager) ListMetrics() []*runtime.PodSandboxMetrics {
+	var out []*runtime.PodSandboxMetrics
+	for _, p := range m.cfg.Pods.List() {
+		out = append(out, &runtime.PodSandboxMetrics{PodSandboxId: p.ID, Metrics: m.metrics(p)})
+	}
+	return out
+}
+
+func (m *Manager) metrics(p store.Pod) []*runtime.Metric {
 	md := p.Config.GetMetadata()
 	l := cgroups.MetricLabels{Pod: md.GetName(), Namespace: md.GetNamespace(), ID: p.ID}
 	var out []*runtime.Metric
@@ -67,7 +84,7 @@ func (m *Manager) Metrics(p store.Pod) []*runtime.Metric {
 	return out
 }
 
-// MetricDescriptors names every metric Metrics and the containers'
+// MetricDescriptors names every metric ListMetrics and the containers'
 // metrics can return (for ListMetricDescriptors).
 func (m *Manager) MetricDescriptors() []*runtime.MetricDescriptor {
 	return cgroups.MetricDescriptors()
