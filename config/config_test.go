@@ -151,4 +151,21 @@ func TestDocsListEveryKey(t *testing.T) {
 			t.Errorf("docs/config.md does not document key %q", k[1])
 		}
 	}
+	// One row per key: a stale second row (an old default left behind when
+	// the key changed) would contradict the first.
+	rowKey := regexp.MustCompile("^\\|[^|]*`([a-z_]+\\.[a-z_.]+)`[^|]*\\|")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		m := rowKey.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if seen[m[1]] {
+			t.Errorf("docs/config.md has two rows for %q", m[1])
+		}
+		seen[m[1]] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("found only %d table rows in docs/config.md", len(seen))
+	}
 }

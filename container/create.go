@@ -39,6 +39,9 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 	defer release()
+	if err := m.checkPIDTarget(pod.ID, cfg); err != nil {
+		return "", err
+	}
 	img, err := m.cfg.Images.Get(ctx, cfg.Image.Image)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)

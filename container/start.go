@@ -57,6 +57,9 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 		// The container has run none of its own code yet.
 		err = sandbox.CheckPause(pod)
 	}
+	if err == nil {
+		err = m.checkPIDTarget(c.PodID, c.Config)
+	}
 	if err != nil {
 		return m.startFailed(c, err)
 	}

@@ -93,6 +93,9 @@ func (r *Runtime) startShim(ctx context.Context, dir string, o CreateOpts) (int,
 	if r.cfg.SystemdCgroup {
 		args = append(args, "-systemd-cgroup")
 	}
+	if !ownsPIDNamespace(o.Bundle) {
+		args = append(args, "-kill-all-on-exit")
+	}
 	shimLog, err := os.OpenFile(filepath.Join(dir, fileShimLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("create container %s: %w", o.ID, err)

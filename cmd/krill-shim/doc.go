@@ -20,18 +20,22 @@
 // golang.org/x/sys (every running container pays for its memory), write to
 // krilld through anything that outlives `create` (a pipe to a dead krilld
 // would kill it with SIGPIPE), or take decisions about the container's
-// lifecycle (start, kill, delete are krilld's, through runc).
+// lifecycle (start, kill, delete are krilld's, through runc; the one kill
+// it does, -kill-all-on-exit, krilld decided at create).
 //
 // # Invocation
 //
 //	krill-shim -id ID -bundle DIR -runc PATH -root DIR -dir SHIMDIR
 //	           [-log FILE [-log-root DIR]] [-stdin] [-stdin-once] [-tty] [-linger DURATION]
-//	           [-systemd-cgroup]
+//	           [-systemd-cgroup] [-kill-all-on-exit]
 //
 // With -log-root, FILE lies below DIR (the pod's log directory) and the
 // shim creates and opens it without following symlinks below DIR (log.go).
 // -systemd-cgroup runs `runc --systemd-cgroup create`: the container's
 // cgroupsPath is then runc's "slice:prefix:name" and systemd makes its scope.
+// -kill-all-on-exit (krilld's choice for a container without a pid
+// namespace of its own) SIGKILLs what is left in the container's cgroup
+// once its init has exited, before the output is drained (killall.go).
 //
 // Environment: krilld sets GOMAXPROCS=1 and GOGC=25 (read by the Go runtime
 // before main; neither is passed on to runc). KRILL_SHIM_TRIM_INTERVAL

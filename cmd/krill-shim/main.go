@@ -20,6 +20,7 @@ type options struct {
 	id, bundle, runc, root, dir, logPath, logRoot string
 	stdin, stdinOnce, tty                         bool
 	systemdCgroup                                 bool // runc --systemd-cgroup
+	killAllOnExit                                 bool // see killall.go
 	linger                                        time.Duration
 }
 
@@ -39,6 +40,7 @@ type shim struct {
 	clientsClosed bool
 
 	initPid    int
+	initProcs  string        // the container's cgroup.procs, with -kill-all-on-exit
 	initReaped bool          // only touched by reap()
 	outputDone chan struct{} // closed when all output streams reached EOF
 	exited     chan struct{} // closed once the exit file is written
@@ -182,6 +184,9 @@ func (s *shim) create() error {
 	if s.initPid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return errors.New("runc create: bad pid file " + strconv.Quote(string(b)))
 	}
+	if o.killAllOnExit {
+		s.initProcs = containerCgroupProcs(s.initPid, o.id)
+	}
 
 	if console != nil {
 		select {
@@ -321,6 +326,9 @@ func (s *shim) reap() {
 // finish runs once, after the init has exited: drain output, write the exit
 // file, tell waiters and attach clients, then linger for krilld's ack.
 func (s *shim) finish(code, sig int, at time.Time) {
+	if s.initProcs != "" {
+		killAll(s.initProcs)
+	}
 	// The output pipes reach EOF once every process holding them is gone;
 	// a daemonised grandchild (host pid namespace) could keep them open
 	// forever, so the exit is not held up for long.
@@ -374,7 +382,7 @@ func wrap(msg string, err error) error { return errors.New(msg + ": " + err.Erro
 func parseArgs(args []string) (options, error) {
 	o := options{runc: "runc", linger: time.Minute}
 	strs := map[string]*string{"-id": &o.id, "-bundle": &o.bundle, "-runc": &o.runc, "-root": &o.root, "-dir": &o.dir, "-log": &o.logPath, "-log-root": &o.logRoot}
-	bools := map[string]*bool{"-stdin": &o.stdin, "-stdin-once": &o.stdinOnce, "-tty": &o.tty, "-systemd-cgroup": &o.systemdCgroup}
+	bools := map[string]*bool{"-stdin": &o.stdin, "-stdin-once": &o.stdinOnce, "-tty": &o.tty, "-systemd-cgroup": &o.systemdCgroup, "-kill-all-on-exit": &o.killAllOnExit}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if p, ok := bools[a]; ok {

@@ -37,7 +37,7 @@ func BenchmarkPodLifecycle(b *testing.B) {
 func benchPodLifecycle(b *testing.B, opts envOptions) {
 	opts.metrics = true
 	e := newEnvWith(b, opts)
-	b.ReportMetric(float64(rssKB(e.cmd.Process.Pid)), "krilld-idle-rss-KB")
+	b.ReportMetric(float64(rssKB(e.d.Cmd.Process.Pid)), "krilld-idle-rss-KB")
 	const n = 50
 	for iter := 0; iter < b.N; iter++ {
 		var run, stop, rm []time.Duration
@@ -48,7 +48,7 @@ func benchPodLifecycle(b *testing.B, opts envOptions) {
 			run = append(run, time.Since(t0))
 			ids = append(ids, id)
 		}
-		b.ReportMetric(float64(rssKB(e.cmd.Process.Pid)), "krilld-50pods-rss-KB")
+		b.ReportMetric(float64(rssKB(e.d.Cmd.Process.Pid)), "krilld-50pods-rss-KB")
 		for _, id := range ids {
 			t0 := time.Now()
 			if _, err := e.rt.StopPodSandbox(e.ctx(), &runtime.StopPodSandboxRequest{PodSandboxId: id}); err != nil {

@@ -7,18 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/test/krilldtest"
 	"github.com/krill-runtime/krill/test/netslot"
 	"github.com/krill-runtime/krill/test/testregistry"
 )
@@ -26,12 +21,11 @@ import (
 // env is one krilld with its own directories, bridge and registry.
 type env struct {
 	t       testing.TB
+	d       *krilldtest.Daemon
 	dir     string
 	bridge  string
 	cfgFile string
 	sock    string
-	cmd     *exec.Cmd
-	conn    *grpc.ClientConn
 	rt      runtime.RuntimeServiceClient
 	img     runtime.ImageServiceClient
 	reg     *testregistry.Registry
@@ -43,7 +37,6 @@ type env struct {
 	// made and must remove.
 	leftovers []string
 	slot      *os.File // flock on the bridge/subnet number, held until cleanup
-	private   bool     // krilld runs in a mount namespace of its own
 }
 
 // envOptions change what newEnvWith sets up.
@@ -67,16 +60,7 @@ type envOptions struct {
 	noUnifiedCgroup bool
 }
 
-func repoRoot(t testing.TB) string {
-	r, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(r, "bin", "krilld")); err != nil {
-		t.Fatalf("%v: run `make build` first", err)
-	}
-	return r
-}
+func repoRoot(t testing.TB) string { return krilldtest.RepoRoot(t) }
 
 // newEnv starts a registry with the test image and a krilld.
 func newEnv(t testing.TB) *env {
@@ -90,22 +74,9 @@ var builtinNetLeftovers = []string{"/sys/class/net/krill0", "/var/lib/cni/networ
 
 func newEnvWith(t testing.TB, opts envOptions) *env {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	root := repoRoot(t)
-	// Short: shim sockets live below it and unix socket paths are limited
-	// to 108 bytes.
-	dir, err := os.MkdirTemp("/tmp", "k")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Like /run: user-namespaced containers (whose root is nobody on the
-	// host) must be able to walk down to their rootfs.
-	os.Chmod(dir, 0o711)
+	dir := krilldtest.NewDir(t, "k")
 	n, slot := netslot.Reserve(t)
-	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot, private: opts.noUnifiedCgroup}
-	subnet := fmt.Sprintf("10.91.%d.0/24", n)
+	e := &env{t: t, dir: dir, bridge: fmt.Sprintf("kre2e%d", n), sock: filepath.Join(dir, "krill.sock"), slot: slot}
 	netd := filepath.Join(dir, "net.d")
 	os.MkdirAll(netd, 0o755)
 	if opts.builtinNetwork {
@@ -116,40 +87,26 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 			}
 		}
 	} else {
-		conflist := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"e2e","plugins":[
- {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"hairpinMode":true,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}`, e.bridge, subnet, filepath.Join(dir, "ipam"))
-		os.WriteFile(filepath.Join(netd, "10-e2e.conflist"), []byte(conflist), 0o644)
+		conflist := krilldtest.Conflist("e2e", e.bridge, fmt.Sprintf("10.91.%d.0/24", n), filepath.Join(dir, "ipam"))
+		os.WriteFile(filepath.Join(netd, "10-e2e.conflist"), conflist, 0o644)
 	}
-	e.cfgFile = filepath.Join(dir, "krill.toml")
-	os.WriteFile(e.cfgFile, []byte(fmt.Sprintf(`root = %q
-state = %q
-listen = "unix://%s"
-log_level = "debug"
-[runtime]
-shim_path = %q
-pause_binary = %q
-%s
-[registry]
-config_path = %q
-progress_timeout = "10s"
-[cni]
-conf_dir = %q
-[nri]
-socket_path = %q
-plugin_path = %q
-plugin_config_path = %q
-%s
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
-		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"), opts.runtimeConfig,
-		filepath.Join(dir, "certs.d"), netd,
-		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"), opts.extraConfig)), 0o644)
+	extra := fmt.Sprintf("[nri]\nsocket_path = %q\nplugin_path = %q\nplugin_config_path = %q\n%s",
+		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"), opts.extraConfig)
 	if opts.metrics {
 		e.metricsAddr = freeLoopbackPort(t)
-		f, _ := os.OpenFile(e.cfgFile, os.O_APPEND|os.O_WRONLY, 0)
-		fmt.Fprintf(f, "[metrics]\naddress = %q\n", e.metricsAddr)
-		f.Close()
+		extra += fmt.Sprintf("[metrics]\naddress = %q\n", e.metricsAddr)
+	}
+	e.cfgFile = filepath.Join(dir, "krill.toml")
+	krilldtest.WriteConfig(t, e.cfgFile, dir, krilldtest.Config{
+		Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state"), Sock: e.sock,
+		Runtime: opts.runtimeConfig, CNIConfDir: netd, Extra: extra,
+	})
+	e.d = krilldtest.New(t, dir, e.cfgFile, e.sock)
+	if opts.noUnifiedCgroup {
+		e.d.Wrap = func(krilld, cfgFile string) *exec.Cmd {
+			return exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+				`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" --config "$1"`, krilld, cfgFile)
+		}
 	}
 
 	e.reg = testregistry.Start(t, testregistry.Options{})
@@ -187,73 +144,21 @@ func (e *env) ctx() context.Context {
 // start runs bin/krilld and waits until it answers.
 func (e *env) start() {
 	e.t.Helper()
-	log, err := os.OpenFile(filepath.Join(e.dir, "krilld.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.cmd = exec.Command(filepath.Join(repoRoot(e.t), "bin", "krilld"), "--config", e.cfgFile)
-	if e.private {
-		// exec keeps the pid, so kill() and cleanup still reach krilld.
-		e.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
-			`umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" --config "$1"`, e.cmd.Path, e.cfgFile)
-	}
-	e.cmd.Stdout, e.cmd.Stderr = log, log
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := e.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	log.Close()
-	if e.conn == nil {
-		e.conn, err = grpc.NewClient("unix://"+e.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		e.rt = runtime.NewRuntimeServiceClient(e.conn)
-		e.img = runtime.NewImageServiceClient(e.conn)
-	}
-	ok := testregistry.WaitFor(20*time.Second, func() bool {
-		_, err := e.rt.Status(context.Background(), &runtime.StatusRequest{})
-		return err == nil
-	})
-	if !ok {
-		e.t.Fatalf("krilld did not come up; log:\n%s", e.log())
-	}
+	e.d.Start(20 * time.Second)
+	e.rt, e.img = e.d.RT, e.d.Img
 }
 
 // kill SIGKILLs krilld (containers and shims stay).
-func (e *env) kill() {
-	e.cmd.Process.Kill()
-	e.cmd.Wait()
-}
+func (e *env) kill() { e.d.Kill() }
 
-func (e *env) log() string {
-	b, _ := os.ReadFile(filepath.Join(e.dir, "krilld.log"))
-	return string(b)
-}
+func (e *env) log() string { return e.d.Log() }
+
+func tail(s string, n int) string { return krilldtest.Tail(s, n) }
 
 func (e *env) cleanup() {
-	if e.rt != nil && e.cmd != nil && e.cmd.ProcessState == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		if pods, err := e.rt.ListPodSandbox(ctx, &runtime.ListPodSandboxRequest{}); err == nil {
-			for _, p := range pods.Items {
-				if _, err := e.rt.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-					e.t.Errorf("cleanup: remove pod %s: %v", p.Id, err)
-				}
-			}
-		}
-		cancel()
-	}
-	if e.cmd != nil && e.cmd.ProcessState == nil {
-		e.cmd.Process.Signal(syscall.SIGTERM)
-		e.cmd.Wait()
-	}
-	e.killStrays()
-	if e.conn != nil {
-		e.conn.Close()
-	}
-	if e.t.Failed() {
-		e.t.Logf("krilld log:\n%s", tail(e.log(), 60))
-	}
+	e.d.RemovePods(60 * time.Second)
+	e.d.Stop()
+	e.d.Close(60)
 	if e.bridge != "" {
 		exec.Command("ip", "link", "del", e.bridge).Run()
 	}
@@ -271,79 +176,23 @@ func (e *env) cleanup() {
 		}
 		os.Remove(filepath.Join(h, "krill-e2e"))
 	}
-	// Anything still mounted below the test dir (a failed removal) would
-	// make RemoveAll fail; detach it first.
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], e.dir) {
-				// The netns directory is a mount of its own (like
-				// /run/netns) that lives as long as the state directory.
-				if f[4] != filepath.Join(e.dir, "state", "netns") {
-					e.t.Errorf("cleanup: %s still mounted", f[4])
-				}
-				syscall.Unmount(f[4], syscall.MNT_DETACH)
-			}
+	// Anything still mounted below the test dir is a failed removal, but
+	// for the netns directory: a mount of its own (like /run/netns) that
+	// lives as long as the state directory.
+	for _, m := range krilldtest.UnmountBelow(e.dir) {
+		if m != filepath.Join(e.dir, "state", "netns") {
+			e.t.Errorf("cleanup: %s still mounted", m)
 		}
 	}
 	os.RemoveAll(e.dir)
 }
 
-// killStrays SIGKILLs any krilld still running with this test's config
-// file: one the test started and lost track of (e.g. a start that raced a
-// kill). Found by PID through /proc; nothing else is signalled.
-func (e *env) killStrays() {
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		b, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
-		args := strings.Split(string(b), "\x00")
-		if len(args) > 2 && filepath.Base(args[0]) == "krilld" && slices.Contains(args, e.cfgFile) {
-			e.t.Logf("cleanup: krilld %d outlived the test, killing it", pid)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// busyboxImage is a one-layer image from Debian's busybox-static with the
-// applets linked in /bin and a tiny static helper that creates a SysV
+// busyboxImage is a one-layer image from Debian's busybox-static with all
+// its applets linked in /bin and a tiny static helper that creates a SysV
 // shared memory segment (busybox-static has no ipcmk).
 func busyboxImage(t testing.TB) *testregistry.Image {
 	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("%v (apt-get install busybox-static)", err)
-	}
-	files := []testregistry.File{
-		{Name: "bin/", Type: '5'}, {Name: "etc/", Type: '5'}, {Name: "tmp/", Type: '5', Mode: 01777},
-		{Name: "bin/busybox", Body: bb, Mode: 0o755},
-		{Name: "bin/shmcreate", Body: shmHelper(t), Mode: 0o755},
-		{Name: "etc/passwd", Body: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")},
-		{Name: "etc/group", Body: []byte("root:x:0:\nnogroup:x:65534:\n")},
-	}
-	out, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet != "busybox" {
-			files = append(files, testregistry.File{Name: "bin/" + applet, Type: '2', Linkname: "busybox"})
-		}
-	}
-	return &testregistry.Image{
-		Config: ocispec.ImageConfig{Cmd: []string{"/bin/sh"}, Env: []string{"PATH=/bin"}},
-		Layers: [][]byte{testregistry.Tar(files...)},
-	}
+	return krilldtest.BusyboxImage(t, nil, testregistry.File{Name: "bin/shmcreate", Body: shmHelper(t), Mode: 0o755})
 }
 
 // shmHelper builds bin/shmcreate with gcc, or reads the prebuilt one named
@@ -417,6 +266,43 @@ func (e *env) container(podID string, podCfg *runtime.PodSandboxConfig, name str
 		e.t.Fatalf("start container %s: %v", name, err)
 	}
 	return r.ContainerId
+}
+
+// memoryHog creates and starts a container "hog" that grows a shell
+// variable without bound (ash keeps it in memory) under a 32 MiB limit,
+// swap included: the kernel's OOM killer ends it.
+func (e *env) memoryHog(podID string, podCfg *runtime.PodSandboxConfig) string {
+	e.t.Helper()
+	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
+		PodSandboxId: podID, SandboxConfig: podCfg,
+		Config: &runtime.ContainerConfig{
+			Metadata: &runtime.ContainerMetadata{Name: "hog"},
+			Image:    &runtime.ImageSpec{Image: e.image},
+			Command:  []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"},
+			Linux: &runtime.LinuxContainerConfig{Resources: &runtime.LinuxContainerResources{
+				MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20,
+			}},
+		},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
+		e.t.Fatal(err)
+	}
+	return r.ContainerId
+}
+
+// waitExited waits up to d for container id to exit and returns its last
+// status (whatever its state, for the caller to judge).
+func (e *env) waitExited(id string, d time.Duration) *runtime.ContainerStatus {
+	e.t.Helper()
+	var st *runtime.ContainerStatus
+	testregistry.WaitFor(d, func() bool {
+		st = e.status(id)
+		return st.State == runtime.ContainerState_CONTAINER_EXITED
+	})
+	return st
 }
 
 // exec runs cmd in a container and returns its stdout; it fails the test

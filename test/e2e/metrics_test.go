@@ -21,25 +21,9 @@ func TestMetricsMoveWithPodLifecycle(t *testing.T) {
 	e := newEnvWith(t, envOptions{metrics: true})
 	podID, podCfg := e.pod("metrics")
 	e.container(podID, podCfg, "sleeper", []string{"sleep", "3600"})
-	hog, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "hog"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"},
-			Linux: &runtime.LinuxContainerConfig{Resources: &runtime.LinuxContainerResources{
-				MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20,
-			}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: hog.ContainerId}); err != nil {
-		t.Fatal(err)
-	}
+	hog := e.memoryHog(podID, podCfg)
 	testregistry.WaitFor(30*time.Second, func() bool {
-		return e.status(hog.ContainerId).Reason == "OOMKilled"
+		return e.status(hog).Reason == "OOMKilled"
 	})
 	if _, err := e.img.PullImage(e.ctx(), &runtime.PullImageRequest{Image: &runtime.ImageSpec{Image: e.reg.Ref("e2e/none:1")}}); err == nil {
 		t.Fatal("pull of a missing image succeeded")

@@ -215,7 +215,7 @@ func TestNRIAdjustsAndUpdatesContainer(t *testing.T) {
 	if s.Annotations["krill.test/nri"] != "yes" {
 		t.Errorf("annotations given to runc = %v, want krill.test/nri=yes", s.Annotations)
 	}
-	daemonAdj, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", e.cmd.Process.Pid))
+	daemonAdj, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", e.d.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}

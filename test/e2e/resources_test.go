@@ -9,8 +9,6 @@ import (
 	"time"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/krill-runtime/krill/test/testregistry"
 )
 
 // TestResourceLimitsOnHost: a container with kubelet's mapping of
@@ -98,29 +96,7 @@ func TestResourceLimitsOnHost(t *testing.T) {
 func TestOOMKilledReason(t *testing.T) {
 	e := newEnv(t)
 	podID, podCfg := e.pod("oom")
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "hog"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			// Grow a shell variable without bound: ash keeps it in memory.
-			Command: []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"},
-			Linux: &runtime.LinuxContainerConfig{Resources: &runtime.LinuxContainerResources{
-				MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20,
-			}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
-		t.Fatal(err)
-	}
-	var st *runtime.ContainerStatus
-	testregistry.WaitFor(30*time.Second, func() bool {
-		st = e.status(r.ContainerId)
-		return st.State == runtime.ContainerState_CONTAINER_EXITED
-	})
+	st := e.waitExited(e.memoryHog(podID, podCfg), 30*time.Second)
 	if st.State != runtime.ContainerState_CONTAINER_EXITED || st.Reason != "OOMKilled" || st.ExitCode != 137 {
 		t.Fatalf("state %s reason %q code %d, want EXITED OOMKilled 137", st.State, st.Reason, st.ExitCode)
 	}

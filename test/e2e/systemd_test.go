@@ -14,7 +14,6 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
-	"github.com/krill-runtime/krill/test/testregistry"
 )
 
 // These tests need a node like the ones Krill's users run: pure cgroup v2
@@ -195,28 +194,7 @@ func TestSystemdOOMKilled(t *testing.T) {
 	needSystemdV2(t)
 	e := newEnv(t)
 	podID, podCfg, _ := e.slicePod("sdoom")
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "hog"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"},
-			Linux: &runtime.LinuxContainerConfig{Resources: &runtime.LinuxContainerResources{
-				MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20,
-			}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
-		t.Fatal(err)
-	}
-	var st *runtime.ContainerStatus
-	testregistry.WaitFor(60*time.Second, func() bool {
-		st = e.status(r.ContainerId)
-		return st.State == runtime.ContainerState_CONTAINER_EXITED
-	})
+	st := e.waitExited(e.memoryHog(podID, podCfg), 60*time.Second)
 	if st.State != runtime.ContainerState_CONTAINER_EXITED || st.Reason != "OOMKilled" || st.ExitCode != 137 {
 		t.Fatalf("state %s reason %q code %d, want EXITED OOMKilled 137", st.State, st.Reason, st.ExitCode)
 	}

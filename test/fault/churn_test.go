@@ -33,7 +33,7 @@ func TestChurn(t *testing.T) {
 	e := newEnv(t, options{})
 	e.lifecycle(t, "warmup", false, 0)
 	e.lifecycle(t, "warmup", true, 0)
-	fds0, threads0, rss0 := procUsage(t, e.cmd.Process.Pid)
+	fds0, threads0, rss0 := procUsage(t, e.d.Cmd.Process.Pid)
 
 	var failed, injected atomic.Int32
 	var wg sync.WaitGroup
@@ -64,7 +64,7 @@ func TestChurn(t *testing.T) {
 	}
 	e.removeAll()
 	e.checkLeaks()
-	fds, threads, rss := procUsage(t, e.cmd.Process.Pid)
+	fds, threads, rss := procUsage(t, e.d.Cmd.Process.Pid)
 	t.Logf("%d lifecycles, %d failures injected, %d lifecycles failed; krilld fds %d -> %d, threads %d -> %d, RSS %d -> %d KiB",
 		n, injected.Load(), failed.Load(), fds0, fds, threads0, threads, rss0, rss)
 	if fds > fds0+2 {

@@ -6,16 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/krill-runtime/krill/test/krilldtest"
 	"github.com/krill-runtime/krill/test/leakcheck"
 	"github.com/krill-runtime/krill/test/netslot"
 	"github.com/krill-runtime/krill/test/testregistry"
@@ -24,15 +21,12 @@ import (
 // env is one krilld whose runc and CNI plugins run behind hook wrappers.
 type env struct {
 	t         testing.TB
+	d         *krilldtest.Daemon
 	dir       string
 	root      string
 	state     string
 	bridge    string
 	network   string
-	cfgFile   string
-	sock      string
-	cmd       *exec.Cmd
-	conn      *grpc.ClientConn
 	rt        runtime.RuntimeServiceClient
 	img       runtime.ImageServiceClient
 	image     string
@@ -47,31 +41,13 @@ type options struct {
 	rootSize int
 }
 
-func repoRoot(t testing.TB) string {
-	r, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(r, "bin", "krilld")); err != nil {
-		t.Fatalf("%v: run `make build` first", err)
-	}
-	return r
-}
-
 func newEnv(t testing.TB, o options) *env {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	repo := repoRoot(t)
-	dir, err := os.MkdirTemp("/tmp", "kf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := krilldtest.NewDir(t, "kf")
 	n, slot := netslot.Reserve(t)
 	e := &env{t: t, dir: dir, root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"),
 		bridge: fmt.Sprintf("kre2e%d", n), network: fmt.Sprintf("kfault%d", n),
-		sock: filepath.Join(dir, "krill.sock"), hooks: filepath.Join(dir, "hooks"), slot: slot}
+		hooks: filepath.Join(dir, "hooks"), slot: slot}
 	t.Cleanup(e.cleanup)
 	os.MkdirAll(e.root, 0o711)
 	os.MkdirAll(e.hooks, 0o755)
@@ -83,31 +59,17 @@ func newEnv(t testing.TB, o options) *env {
 	}
 	netd := filepath.Join(dir, "net.d")
 	os.MkdirAll(netd, 0o755)
-	os.WriteFile(filepath.Join(netd, "10-fault.conflist"), []byte(fmt.Sprintf(`{"cniVersion":"1.0.0","name":%q,"plugins":[
- {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"hairpinMode":true,
-  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.91.%d.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
- {"type":"portmap","capabilities":{"portMappings":true}}]}`, e.network, e.bridge, n, e.ipam())), 0o644)
+	os.WriteFile(filepath.Join(netd, "10-fault.conflist"), krilldtest.Conflist(e.network, e.bridge, fmt.Sprintf("10.91.%d.0/24", n), e.ipam()), 0o644)
 	runc, cniDir := e.writeWrappers()
-	e.cfgFile = filepath.Join(dir, "krill.toml")
-	os.WriteFile(e.cfgFile, []byte(fmt.Sprintf(`root = %q
-state = %q
-listen = "unix://%s"
-log_level = "debug"
-[runtime]
-runc_path = %q
-shim_path = %q
-pause_binary = %q
-[registry]
-config_path = %q
-progress_timeout = "10s"
-[cni]
-conf_dir = %q
-bin_dirs = [%q]
-`, e.root, e.state, e.sock, runc, filepath.Join(repo, "bin", "krill-shim"), filepath.Join(repo, "bin", "krill-pause"),
-		filepath.Join(dir, "certs.d"), netd, cniDir)), 0o644)
+	cfgFile, sock := filepath.Join(dir, "krill.toml"), filepath.Join(dir, "krill.sock")
+	krilldtest.WriteConfig(t, cfgFile, dir, krilldtest.Config{
+		Root: e.root, State: e.state, Sock: sock,
+		Runtime: fmt.Sprintf("runc_path = %q", runc), CNIConfDir: netd, CNI: fmt.Sprintf("bin_dirs = [%q]", cniDir),
+	})
+	e.d = krilldtest.New(t, dir, cfgFile, sock)
 
 	reg := testregistry.Start(t, testregistry.Options{})
-	reg.Push(t, "fault/busybox", "1", busyboxImage(t))
+	reg.Push(t, "fault/busybox", "1", krilldtest.BusyboxImage(t, []string{"sh", "sleep", "echo", "true", "cat"}))
 	e.image = reg.Ref("fault/busybox:1")
 	e.start()
 	if _, err := e.img.PullImage(e.ctx(), &runtime.PullImageRequest{Image: &runtime.ImageSpec{Image: e.image}}); err != nil {
@@ -196,54 +158,25 @@ func (e *env) ctx() context.Context {
 // start runs bin/krilld and waits until it answers.
 func (e *env) start() {
 	e.t.Helper()
-	if err := e.startNoWait(); err != nil {
-		e.t.Fatal(err)
-	}
-	ok := testregistry.WaitFor(120*time.Second, func() bool {
-		_, err := e.rt.Status(context.Background(), &runtime.StatusRequest{})
-		return err == nil
-	})
-	if !ok {
-		e.t.Fatalf("krilld did not come up; log:\n%s", tail(e.log(), 40))
-	}
+	e.d.Start(120 * time.Second)
+	e.rt, e.img = e.d.RT, e.d.Img
 }
 
+// startNoWait runs bin/krilld without waiting for it to answer.
 func (e *env) startNoWait() error {
-	log, err := os.OpenFile(filepath.Join(e.dir, "krilld.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	e.cmd = exec.Command(filepath.Join(repoRoot(e.t), "bin", "krilld"), "--config", e.cfgFile)
-	e.cmd.Stdout, e.cmd.Stderr = log, log
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := e.cmd.Start(); err != nil {
-		return err
-	}
-	if e.conn == nil {
-		e.conn, err = grpc.NewClient("unix://"+e.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return err
-		}
-		e.rt = runtime.NewRuntimeServiceClient(e.conn)
-		e.img = runtime.NewImageServiceClient(e.conn)
-	}
-	return nil
+	err := e.d.StartNoWait()
+	e.rt, e.img = e.d.RT, e.d.Img
+	return err
 }
 
 // kill SIGKILLs krilld (containers and shims stay).
-func (e *env) kill() {
-	if e.cmd != nil && e.cmd.ProcessState == nil {
-		e.cmd.Process.Kill()
-		e.cmd.Wait()
-	}
-}
+func (e *env) kill() { e.d.Kill() }
 
 // reap waits for a krilld a hook killed.
 func (e *env) reap() {
 	e.t.Helper()
 	done := make(chan struct{})
-	go func() { e.cmd.Wait(); close(done) }()
+	go func() { e.d.Cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
@@ -258,10 +191,9 @@ func (e *env) restart() {
 	e.start()
 }
 
-func (e *env) log() string {
-	b, _ := os.ReadFile(filepath.Join(e.dir, "krilld.log"))
-	return string(b)
-}
+func (e *env) log() string { return e.d.Log() }
+
+func tail(s string, n int) string { return krilldtest.Tail(s, n) }
 
 // leakConfig describes this krilld for test/leakcheck.
 func (e *env) leakConfig(snapshots bool) leakcheck.Config {
@@ -297,38 +229,19 @@ func (e *env) checkLeaks() {
 }
 
 func (e *env) cleanup() {
-	if e.rt != nil && e.cmd != nil && e.cmd.ProcessState == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-		if pods, err := e.rt.ListPodSandbox(ctx, &runtime.ListPodSandboxRequest{}); err == nil {
-			for _, p := range pods.Items {
-				if _, err := e.rt.RemovePodSandbox(ctx, &runtime.RemovePodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-					e.t.Errorf("cleanup: remove pod %s: %v", p.Id, err)
-				}
-			}
+	e.d.RemovePods(120 * time.Second)
+	// With everything removed and krilld stopped, nothing at all may
+	// remain, snapshots included.
+	if e.d.Stop() && !e.t.Failed() {
+		leaks, err := leakcheck.Check(e.leakConfig(true))
+		if err != nil {
+			e.t.Error(err)
 		}
-		cancel()
-	}
-	if e.cmd != nil && e.cmd.ProcessState == nil {
-		e.cmd.Process.Signal(syscall.SIGTERM)
-		e.cmd.Wait()
-		// With everything removed and krilld stopped, nothing at all may
-		// remain, snapshots included.
-		if !e.t.Failed() {
-			leaks, err := leakcheck.Check(e.leakConfig(true))
-			if err != nil {
-				e.t.Error(err)
-			}
-			for _, l := range leaks {
-				e.t.Errorf("leak after removing everything: %s", l)
-			}
+		for _, l := range leaks {
+			e.t.Errorf("leak after removing everything: %s", l)
 		}
 	}
-	if e.conn != nil {
-		e.conn.Close()
-	}
-	if e.t.Failed() {
-		e.t.Logf("krilld log:\n%s", tail(e.log(), 80))
-	}
+	e.d.Close(80)
 	exec.Command("ip", "link", "del", e.bridge).Run()
 	if e.slot != nil {
 		e.slot.Close()
@@ -340,45 +253,8 @@ func (e *env) cleanup() {
 		}
 		os.Remove(filepath.Join(h, e.cgroupRoot()))
 	}
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		lines := strings.Split(string(b), "\n")
-		for i := len(lines) - 1; i >= 0; i-- {
-			if f := strings.Fields(lines[i]); len(f) > 4 && strings.HasPrefix(f[4], e.dir+"/") {
-				syscall.Unmount(f[4], syscall.MNT_DETACH)
-			}
-		}
-	}
+	krilldtest.UnmountBelow(e.dir)
 	os.RemoveAll(e.dir)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// busyboxImage is a one-layer image of Debian's busybox-static.
-func busyboxImage(t testing.TB) *testregistry.Image {
-	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("%v (apt-get install busybox-static)", err)
-	}
-	files := []testregistry.File{
-		{Name: "bin/", Type: '5'}, {Name: "etc/", Type: '5'}, {Name: "tmp/", Type: '5', Mode: 01777},
-		{Name: "bin/busybox", Body: bb, Mode: 0o755},
-		{Name: "etc/passwd", Body: []byte("root:x:0:0:root:/root:/bin/sh\n")},
-		{Name: "etc/group", Body: []byte("root:x:0:\n")},
-	}
-	for _, applet := range []string{"sh", "sleep", "echo", "true", "cat"} {
-		files = append(files, testregistry.File{Name: "bin/" + applet, Type: '2', Linkname: "busybox"})
-	}
-	return &testregistry.Image{
-		Config: ocispec.ImageConfig{Cmd: []string{"/bin/sh"}, Env: []string{"PATH=/bin"}},
-		Layers: [][]byte{testregistry.Tar(files...)},
-	}
 }
 
 // podConfig is a pod named name, with its own cgroup parent.

@@ -50,7 +50,7 @@ func TestUnreadableRecordsKeepWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- e.cmd.Wait() }()
+	go func() { done <- e.d.Cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(e.log(), podRecord) {

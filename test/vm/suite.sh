@@ -41,6 +41,10 @@ allow="${VM_CRITEST_ALLOW_FAIL-public image with digest should be pulled and rem
 # The CI subset leaves out the slowest spec groups under emulation (each
 # boots many containers); make test-vm runs them.
 CI_CRITEST_SKIP='Networking|Streaming|runtime should support execSync with timeout'
+# How long the service VM may run: every critest spec under emulation takes
+# far longer than the CI subset.
+service_timeout=2400
+[[ $mode == ci ]] || service_timeout=4800
 t0=$SECONDS
 log() { echo "suite.sh: [$((SECONDS - t0))s] $*" >&2; }
 
@@ -101,7 +105,7 @@ run_service() {
 	} >"$tmp/job.env"
 	t=$SECONDS
 	set +e
-	bash "$here/run.sh" --forward "$port:$port" --timeout 2400 --out "$out/service" "$here/jobs/service.sh" \
+	bash "$here/run.sh" --forward "$port:$port" --timeout "$service_timeout" --out "$out/service" "$here/jobs/service.sh" \
 		"$tmp/job.env" "$repo_root"/bin/{krilld,krill-shim,krill-pause} "$cbin"/{crictl,critest,summary} \
 		"$repo_root/contrib" "$repo_root/test/images/mirrors.sh"
 	service_rc=$?
