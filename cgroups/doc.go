@@ -22,6 +22,6 @@
 // It never creates cgroups or writes limits for containers: runc does that
 // from the OCI spec, and Krill only reads what runc made. It never moves
 // processes between cgroups and never kills processes. Everything works on a
-// fake directory tree given to NewManager, so v2 logic is testable on a v1
+// fake directory tree given to New, so v2 logic is testable on a v1
 // host.
 package cgroups

@@ -47,7 +47,7 @@ func fakeV2(t *testing.T) (*Manager, string) {
 		c + "pids.max":                            "max\n",
 		"kubepods/burstable/pod2/x/memory.events": "oom_kill 0\n",
 	})
-	m, err := NewManager(root)
+	m, err := New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,17 +56,17 @@ func fakeV2(t *testing.T) (*Manager, string) {
 
 func TestModeDetection(t *testing.T) {
 	v2, _ := fakeV2(t)
-	if v2.Mode() != ModeV2 || !v2.hugetlb || !v2.SwapAccounting() || v2.realFS {
+	if v2.Mode() != ModeV2 || !v2.hugetlb || !v2.swap || v2.realFS {
 		t.Errorf("fake v2: mode %s hugetlb %v swap %v realFS %v", v2.Mode(), v2.hugetlb, v2.swap, v2.realFS)
 	}
 
 	v1 := t.TempDir()
 	writeTree(t, v1, map[string]string{"memory/cgroup.procs": "", "cpu/cgroup.procs": "", "systemd/cgroup.procs": ""})
-	m, err := NewManager(v1)
+	m, err := New(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Mode() != ModeV1 || m.SwapAccounting() || m.hugetlb || len(m.hierarchies) != 3 {
+	if m.Mode() != ModeV1 || m.swap || m.hugetlb || len(m.hierarchies) != 3 {
 		t.Errorf("fake v1: mode %s swap %v hugetlb %v hierarchies %v", m.Mode(), m.swap, m.hugetlb, m.hierarchies)
 	}
 
@@ -81,22 +81,22 @@ func TestModeDetection(t *testing.T) {
 	if err := os.Symlink("cpu", filepath.Join(hybrid, "cpu,cpuacct-link")); err != nil {
 		t.Fatal(err)
 	}
-	m, err = NewManager(hybrid)
+	m, err = New(hybrid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{filepath.Join(hybrid, "cpu"), filepath.Join(hybrid, "cpuacct"), filepath.Join(hybrid, "memory"), filepath.Join(hybrid, "unified")}
-	if m.Mode() != ModeHybrid || !m.SwapAccounting() || m.hugetlb || !slices.Equal(m.hierarchies, want) {
+	if m.Mode() != ModeHybrid || !m.swap || m.hugetlb || !slices.Equal(m.hierarchies, want) {
 		t.Errorf("fake hybrid: mode %s swap %v hugetlb %v hierarchies %v", m.Mode(), m.swap, m.hugetlb, m.hierarchies)
 	}
 
-	if _, err := NewManager(t.TempDir()); !errdefs.IsNotFound(err) {
+	if _, err := New(t.TempDir()); !errdefs.IsNotFound(err) {
 		t.Errorf("empty root: %v, want not found", err)
 	}
 }
 
 func TestHostMode(t *testing.T) {
-	m, err := NewManager("/sys/fs/cgroup")
+	m, err := New("/sys/fs/cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestDropUnsupported(t *testing.T) {
 
 	v1 := t.TempDir()
 	writeTree(t, v1, map[string]string{"memory/cgroup.procs": ""})
-	m, err := NewManager(v1)
+	m, err := New(v1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestStatsV1Fake(t *testing.T) {
 		"pids" + c + "pids.current":                      "5\n",
 		"pids" + c + "pids.max":                          "100\n",
 	})
-	m, err := NewManager(root)
+	m, err := New(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ var cgSeq int
 // them. It is removed (after its process was killed) when the test ends.
 func newHostCgroup(t *testing.T, r *runtime.LinuxContainerResources, pidsMax string) (*hostCgroup, map[string]string) {
 	t.Helper()
-	m, err := NewManager("/sys/fs/cgroup")
+	m, err := New("/sys/fs/cgroup")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,12 @@ type Manager struct {
 	hugetlb bool
 }
 
-// NewManager detects the layout under root:
+// New detects the layout under root:
 //   - v2 when root/cgroup.controllers exists;
 //   - hybrid when root/unified/cgroup.controllers exists (this host: v1
 //     controllers, plus cgroup2 at root/unified with only hugetlb);
 //   - v1 when root holds at least a memory hierarchy.
-func NewManager(root string) (*Manager, error) {
+func New(root string) (*Manager, error) {
 	m := &Manager{root: filepath.Clean(root), driver: DriverCgroupfs}
 	switch {
 	case exists(filepath.Join(m.root, "cgroup.controllers")):
@@ -143,7 +143,7 @@ func v2SwapAccounting(root string) bool {
 func (m *Manager) Mode() string { return m.mode }
 
 // SetDriver selects the cgroup driver (DriverCgroupfs or DriverSystemd, as
-// returned by ChooseDriver) before the manager is shared; NewManager starts
+// returned by ChooseDriver) before the manager is shared; New starts
 // with cgroupfs.
 func (m *Manager) SetDriver(driver string) error {
 	if driver != DriverCgroupfs && driver != DriverSystemd {
@@ -183,9 +183,6 @@ func (m *Manager) UnifiedControllers() []string {
 
 // Root returns the cgroup root the manager was made for.
 func (m *Manager) Root() string { return m.root }
-
-// SwapAccounting reports whether the host can limit swap.
-func (m *Manager) SwapAccounting() bool { return m.swap }
 
 // DropUnsupported removes from res what runc cannot apply on this host, and
 // names what it dropped (for a log line). Like containerd with

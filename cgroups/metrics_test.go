@@ -357,7 +357,7 @@ func TestBlkioFake(t *testing.T) {
 		"blkio/pod/blkio.throttle.io_serviced":                "Total 0\n",
 		"blkio/pod/blkio.throttle.io_serviced_recursive":      "8:0 Read 2\nTotal 2\n",
 	})
-	m1, err := NewManager(v1)
+	m1, err := New(v1)
 	if err != nil {
 		t.Fatal(err)
 	}

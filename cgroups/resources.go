@@ -1,11 +1,8 @@
 package cgroups
 
 import (
-	"fmt"
 	"maps"
-	"os"
 	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -102,20 +99,6 @@ func ClampOOMScoreAdj(want, daemon int) int {
 		return daemon
 	}
 	return want
-}
-
-// DaemonOOMScoreAdj reads the calling process' own oom_score_adj, the floor
-// for ClampOOMScoreAdj.
-func DaemonOOMScoreAdj() (int, error) {
-	b, err := os.ReadFile("/proc/self/oom_score_adj")
-	if err != nil {
-		return 0, fmt.Errorf("read own oom_score_adj: %w", err)
-	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("parse own oom_score_adj %q: %w", b, err)
-	}
-	return v, nil
 }
 
 // FromOCI turns OCI resources back into their CRI form, for ContainerStatus

@@ -111,16 +111,6 @@ func TestClampOOMScoreAdj(t *testing.T) {
 	}
 }
 
-func TestDaemonOOMScoreAdj(t *testing.T) {
-	v, err := DaemonOOMScoreAdj()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v < -1000 || v > 1000 {
-		t.Fatalf("own oom_score_adj %d out of range", v)
-	}
-}
-
 func TestCPUSharesToWeight(t *testing.T) {
 	tests := []struct{ shares, weight uint64 }{
 		{0, 0}, {1, 1}, {2, 1}, {256, 10}, {1024, 39}, {262144, 10000}, {1 << 20, 10000},

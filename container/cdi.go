@@ -53,7 +53,7 @@ func (m *Manager) injectCDI(s *specs.Spec, cfg *runtime.ContainerConfig) error {
 	// Errors here are about spec files; a broken one of another vendor
 	// must not fail this container, an unresolved device below does.
 	if err := m.cdi.Refresh(); err != nil {
-		m.Log.Debug("cdi spec errors", "err", err)
+		m.cfg.Log.Debug("cdi spec errors", "err", err)
 	}
 	unresolved, err := m.cdi.InjectDevices(s, devices...)
 	if len(unresolved) > 0 {

@@ -19,12 +19,13 @@ import (
 	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
+	"github.com/krill-runtime/krill/undo"
 )
 
 // Create makes a container in pod podID, ready to start. Like
 // sandbox.Run, each step has an undo that runs when a later step fails,
 // and the record is written last.
-func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig, podCfg *runtime.PodSandboxConfig) (_ string, err error) {
+func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.ContainerConfig) (_ string, err error) {
 	if cfg.GetMetadata() == nil || cfg.Metadata.Name == "" {
 		return "", fmt.Errorf("container config needs metadata with a name: %w", errdefs.ErrInvalidArgument)
 	}
@@ -33,7 +34,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	// Held until the record is written: a concurrent RemovePodSandbox
 	// waits, and then finds this container to remove.
-	pod, release, err := m.Pods.Use(podID)
+	pod, release, err := m.cfg.Sandboxes.Use(podID)
 	if err != nil {
 		return "", err
 	}
@@ -41,7 +42,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := m.checkPIDTarget(pod.ID, cfg); err != nil {
 		return "", err
 	}
-	img, err := m.Images.Get(ctx, cfg.Image.Image)
+	img, err := m.cfg.Images.Get(ctx, cfg.Image.Image)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", cfg.Image.Image, err)
 	}
@@ -58,14 +59,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	var undo []func(context.Context)
+	cleanup := undo.New(m.cfg.Log.With("container", id, "pod", pod.ID), sandbox.CleanupTimeout)
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sandbox.CleanupTimeout)
-				undo[i](uctx)
-				cancel()
-			}
+			cleanup.Run(ctx)
 			m.names.Release(key, id)
 		}
 	}()
@@ -79,12 +76,12 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := sandbox.ShareWithUserns(pod.Config, bundle, rootfs); err != nil {
 		return "", err
 	}
-	undo = append(undo, func(context.Context) { os.RemoveAll(bundle) })
-	mounts, err := m.Images.PrepareRootfs(ctx, id, img.ID, false)
+	cleanup.Add("remove bundle", func(context.Context) error { return os.RemoveAll(bundle) })
+	mounts, err := m.cfg.Images.PrepareRootfs(ctx, id, img.ID, false)
 	if err != nil {
 		return "", fmt.Errorf("prepare rootfs: %w", err)
 	}
-	undo = append(undo, func(ctx context.Context) { m.Images.RemoveRootfs(ctx, id) })
+	cleanup.Add("remove rootfs snapshot", func(ctx context.Context) error { return m.cfg.Images.RemoveRootfs(ctx, id) })
 	if userns, _ := spec.PodUserns(pod.Config); userns != nil {
 		if err := idmapRootfs(mounts, userns); err != nil {
 			return "", err
@@ -93,14 +90,14 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	if err := mount.All(mounts, rootfs); err != nil {
 		return "", fmt.Errorf("mount rootfs: %w", err)
 	}
-	undo = append(undo, func(context.Context) { mount.UnmountAll(rootfs, 0) })
+	cleanup.Add("unmount rootfs", func(context.Context) error { return m.unmountAll(rootfs) })
 	var steps store.Steps
 	steps.Since("rootfs", start)
 
 	// Image volumes become binds of read-only snapshots. cfg is a copy:
 	// the record keeps the rewritten mounts, the caller's message is left alone.
 	cfg = proto.Clone(cfg).(*runtime.ContainerConfig)
-	undo = append(undo, func(ctx context.Context) { m.unmountImageVolumes(ctx, id) })
+	cleanup.Add("unmount image volumes", func(ctx context.Context) error { return m.unmountImageVolumes(ctx, id) })
 	if err := m.mountImageVolumes(ctx, id, cfg); err != nil {
 		return "", err
 	}
@@ -111,8 +108,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		return "", err
 	}
 	t := time.Now()
-	hostname, hosts, resolv, shm := m.Pods.HostFiles(pod)
-	cgroupsPath := m.Cgroups.ContainerPath(pod.CgroupParent, id)
+	hostname, hosts, resolv, shm := m.cfg.Sandboxes.HostFiles(pod)
+	cgroupsPath := m.cfg.Cgroups.ContainerPath(pod.CgroupParent, id)
 	s, err := spec.Generate(spec.Input{
 		ID:                 id,
 		Config:             cfg,
@@ -125,11 +122,10 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		ResolvConfPath:     resolv,
 		ShmPath:            shm,
 		CgroupsPath:        cgroupsPath,
-		DaemonOOMScoreAdj:  m.DaemonOOMScoreAdj,
-		SeccompProfileRoot: m.SeccompProfileRoot,
-		AllowedAnnotations: m.AllowedAnnotations,
-		UnifiedCgroups:     m.Cgroups.Mode() == cgroups.ModeV2,
-		AppArmor:           m.AppArmor,
+		DaemonOOMScoreAdj:  m.cfg.DaemonOOMScoreAdj,
+		AllowedAnnotations: m.cfg.AllowedAnnotations,
+		UnifiedCgroups:     m.cfg.Cgroups.Mode() == cgroups.ModeV2,
+		AppArmor:           m.cfg.AppArmor,
 	})
 	if err != nil {
 		return "", err
@@ -138,24 +134,24 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		s.Annotations = map[string]string{}
 	}
 	s.Annotations["io.kubernetes.cri.sandbox-id"] = pod.ID
-	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.DaemonOOMScoreAdj))
+	spec.MergeResources(s, cgroups.ToOCI(cfg.GetLinux().GetResources(), m.cfg.DaemonOOMScoreAdj))
 	if err := m.injectCDI(s, cfg); err != nil {
 		return "", err
 	}
 	// NRI plugins adjust the spec before runc sees it. Their registration
 	// waits until the record is stored, so none misses this container.
-	unblockNRI := m.NRI.BlockSync()
+	unblockNRI := m.cfg.NRI.BlockSync()
 	defer unblockNRI()
 	draft := store.Container{ID: id, PodID: pod.ID, Config: cfg, State: runtime.ContainerState_CONTAINER_CREATED, CgroupsPath: cgroupsPath, Bundle: bundle}
-	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, &undo)
+	resources, cgroupsPath, err := m.adjustByNRI(ctx, pod, draft, s, cleanup)
 	if err != nil {
 		return "", err
 	}
 	// kubelet always sends a hugepage limit; runc fails on hosts without
 	// the hugetlb controller (this one's v1 side has none), so limits the
 	// host cannot enforce are dropped, and said so.
-	if dropped := m.Cgroups.DropUnsupported(s.Linux.Resources); len(dropped) > 0 {
-		m.Log.Debug("limits the host cannot enforce dropped", "container", id, "limits", dropped)
+	if dropped := m.cfg.Cgroups.DropUnsupported(s.Linux.Resources); len(dropped) > 0 {
+		m.cfg.Log.Debug("limits the host cannot enforce dropped", "container", id, "limits", dropped)
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -195,7 +191,7 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 		Bundle:      bundle,
 		CreateSteps: steps,
 	}
-	if err := m.Containers.Put(c); err != nil {
+	if err := m.cfg.Containers.Put(c); err != nil {
 		return "", err
 	}
 	for _, st := range steps {
@@ -203,8 +199,8 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 	}
 	m.exited.Store(id, make(chan struct{}))
 	m.emit(c, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
-	m.NRI.PostCreateContainer(ctx, c)
-	m.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
+	m.cfg.NRI.PostCreateContainer(ctx, c)
+	m.cfg.Log.Info("container created", append([]any{"container", id, "pod", pod.ID, "name", cfg.Metadata.Name,
 		"took", time.Since(start).Round(time.Millisecond)}, steps.LogAttrs()...)...)
 	return id, nil
 }
@@ -212,15 +208,18 @@ func (m *Manager) Create(ctx context.Context, podID string, cfg *runtime.Contain
 // adjustByNRI hands the spec to NRI plugins, which may change it, and
 // returns the limits and cgroup path it then holds. If the create fails
 // from here on, plugins are told to forget the container.
-func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, undo *[]func(context.Context)) (*runtime.LinuxContainerResources, string, error) {
-	*undo = append(*undo, func(ctx context.Context) { m.NRI.RemoveContainer(ctx, draft) })
-	adjusted, err := m.NRI.CreateContainer(ctx, pod, draft, s)
+func (m *Manager) adjustByNRI(ctx context.Context, pod store.Pod, draft store.Container, s *specs.Spec, cleanup *undo.List) (*runtime.LinuxContainerResources, string, error) {
+	cleanup.Add("tell NRI plugins to forget the container", func(ctx context.Context) error {
+		m.cfg.NRI.RemoveContainer(ctx, draft)
+		return nil
+	})
+	adjusted, err := m.cfg.NRI.CreateContainer(ctx, pod, draft, s)
 	if err != nil {
 		return nil, "", err
 	}
 	res := draft.Config.GetLinux().GetResources()
 	if adjusted {
-		res = m.Cgroups.FromOCI(s.Linux.Resources)
+		res = m.cfg.Cgroups.FromOCI(s.Linux.Resources)
 	}
 	return res, s.Linux.CgroupsPath, nil
 }
@@ -246,7 +245,7 @@ func (m *Manager) namespaces(pod store.Pod, cfg *runtime.ContainerConfig) spec.N
 	case runtime.NamespaceMode_POD:
 		ns.PID = sandbox.NamespacePath(pod, "pid")
 	case runtime.NamespaceMode_TARGET:
-		if t, err := m.Containers.Get(cNS.GetTargetId()); err == nil && t.Pid > 0 {
+		if t, err := m.cfg.Containers.Get(cNS.GetTargetId()); err == nil && t.Pid > 0 {
 			ns.PID = fmt.Sprintf("/proc/%d/ns/pid", t.Pid)
 		}
 	}

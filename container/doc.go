@@ -2,7 +2,8 @@
 //
 // CreateContainer: image -> writable overlay snapshot mounted at
 // bundle/rootfs -> OCI spec (package container/spec) + cgroup limits
-// (package cgroups) -> record.
+// (package cgroups) + CDI devices -> NRI adjustments -> record; each step
+// adds its undo to an undo.List that a later failure runs.
 // StartContainer: krill-shim + `runc create` + `runc start` (package oci),
 // then a waiter goroutine that records the exit (code, time, OOMKilled)
 // when the shim reports it. A start that fails leaves the container

@@ -19,14 +19,14 @@ func (m *Manager) emit(c store.Container, t runtime.ContainerEventType) {
 		CreatedAt:          time.Now().UnixNano(),
 		ContainersStatuses: m.ContainerStatuses(c.PodID),
 	}
-	if st, _, err := m.Pods.Status(context.Background(), c.PodID, false); err == nil {
+	if st, _, err := m.cfg.Sandboxes.Status(context.Background(), c.PodID, false, m); err == nil {
 		ev.PodSandboxStatus = st
 	}
-	m.Events.Publish(ev)
+	m.cfg.Events.Publish(ev)
 }
 
 // ContainerStatuses returns the statuses of a pod's containers (for the
-// pod's own events, sandbox.ContainerReaper).
+// pod's own events, sandbox.PodContainers).
 func (m *Manager) ContainerStatuses(podID string) []*runtime.ContainerStatus {
 	out := []*runtime.ContainerStatus{}
 	for _, c := range m.podContainers(podID) {

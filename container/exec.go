@@ -58,7 +58,7 @@ func (m *Manager) Attach(ctx context.Context, id string, stdin io.Reader, stdout
 
 // PodNetNS returns the network namespace of a pod, "" with host network.
 func (m *Manager) PodNetNS(podID string) (string, error) {
-	p, err := m.Pods.Get(podID)
+	p, err := m.cfg.Sandboxes.Get(podID)
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +75,7 @@ func (m *Manager) ContainerRunning(id string) error {
 }
 
 func (m *Manager) running(id string) (store.Container, error) {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return c, err
 	}

@@ -38,7 +38,7 @@ func (m *Manager) mountImageVolumes(ctx context.Context, id string, cfg *runtime
 		if !mnt.Readonly {
 			return fmt.Errorf("image volume %s at %s must be read-only: %w", mnt.Image.Image, mnt.ContainerPath, errdefs.ErrInvalidArgument)
 		}
-		img, err := m.Images.Get(ctx, mnt.Image.Image)
+		img, err := m.cfg.Images.Get(ctx, mnt.Image.Image)
 		if err != nil {
 			return fmt.Errorf("image volume %s: %w", mnt.Image.Image, err)
 		}
@@ -46,12 +46,12 @@ func (m *Manager) mountImageVolumes(ctx context.Context, id string, cfg *runtime
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		mounts, err := m.Images.PrepareRootfs(ctx, imageVolumeKey(id, n), img.ID, true)
+		mounts, err := m.cfg.Images.PrepareRootfs(ctx, imageVolumeKey(id, n), img.ID, true)
 		if err != nil {
 			return fmt.Errorf("image volume %s: %w", mnt.Image.Image, err)
 		}
 		if err := mount.All(mounts, dir); err != nil {
-			m.Images.RemoveRootfs(ctx, imageVolumeKey(id, n))
+			m.cfg.Images.RemoveRootfs(ctx, imageVolumeKey(id, n))
 			return fmt.Errorf("mount image volume %s: %w", mnt.Image.Image, err)
 		}
 		n++
@@ -90,7 +90,7 @@ func (m *Manager) unmountImageVolumes(ctx context.Context, id string) error {
 		if err := mount.UnmountAll(m.imageVolumeDir(id, n), 0); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
 		}
-		if err := m.Images.RemoveRootfs(ctx, imageVolumeKey(id, n)); err != nil {
+		if err := m.cfg.Images.RemoveRootfs(ctx, imageVolumeKey(id, n)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -11,10 +11,10 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"tags.cncf.io/container-device-interface/pkg/cdi"
 
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/events"
-	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -25,13 +25,12 @@ import (
 type Config struct {
 	StateDir           string // state/containers: one OCI bundle per container
 	Containers         *store.Store[store.Container]
-	Pods               *sandbox.Manager
-	Images             *image.Service
+	Sandboxes          *sandbox.Manager
+	Images             Images        // *image.Service
 	Runtimes           *oci.Handlers // a container runs under its pod's handler
 	Cgroups            *cgroups.Manager
 	Events             *events.Broadcaster // lifecycle events for GetContainerEvents
 	DaemonOOMScoreAdj  int
-	SeccompProfileRoot string
 	NRI                *nri.Service            // node resource plugins; nil or disabled: none
 	AllowedAnnotations spec.AllowedAnnotations // CRI annotations passed into OCI specs
 	// AppArmor is the host's AppArmor (apparmor.Host); nil is a host
@@ -43,8 +42,15 @@ type Config struct {
 
 // Manager runs app containers.
 type Manager struct {
-	Config
+	// cfg is not embedded: other packages call methods, never reach
+	// through to the stores and managers a container is made with.
+	cfg Config
 	cdi *cdi.Cache // nil when CDI is off
+	// runtimeFor looks a handler's runtime up (handler; a fake in tests).
+	runtimeFor func(name string) (ociRuntime, error)
+	// unmountAll unmounts everything on a rootfs (mount.UnmountAll; a
+	// fake in tests, which run without the right to unmount).
+	unmountAll func(target string) error
 
 	names *store.Names
 	locks store.Locks // one lifecycle call per object at a time
@@ -72,7 +78,9 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("container"), cdi: cdiCache}
+	m := &Manager{cfg: cfg, names: store.NewNames("container"), cdi: cdiCache}
+	m.runtimeFor = m.handler
+	m.unmountAll = func(target string) error { return mount.UnmountAll(target, 0) }
 	for _, c := range cfg.Containers.List() {
 		m.names.Reserve(nameKey(c.PodID, c.Config.GetMetadata()), c.ID)
 	}
@@ -80,18 +88,18 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // AppArmorEnabled reports whether containers get AppArmor profiles.
-func (m *Manager) AppArmorEnabled() bool { return m.AppArmor != nil && m.AppArmor.Enabled() }
+func (m *Manager) AppArmorEnabled() bool { return m.cfg.AppArmor != nil && m.cfg.AppArmor.Enabled() }
 
 // Get returns a container record by ID or unique ID prefix.
-func (m *Manager) Get(id string) (store.Container, error) { return m.Containers.Get(id) }
+func (m *Manager) Get(id string) (store.Container, error) { return m.cfg.Containers.Get(id) }
 
 func nameKey(podID string, md *runtime.ContainerMetadata) string {
 	return fmt.Sprintf("%s_%s_%d", md.GetName(), podID, md.GetAttempt())
 }
 
 // runtime returns the OCI runtime of a container: its pod's handler.
-func (m *Manager) runtime(c store.Container) (*oci.Runtime, error) {
-	rt, err := m.Runtimes.Get(c.Runtime)
+func (m *Manager) runtime(c store.Container) (ociRuntime, error) {
+	rt, err := m.runtimeFor(c.Runtime)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID, err)
 	}
@@ -99,20 +107,20 @@ func (m *Manager) runtime(c store.Container) (*oci.Runtime, error) {
 }
 
 // runtimeOf is runtime for callers holding only an ID.
-func (m *Manager) runtimeOf(id string) (*oci.Runtime, error) {
-	c, err := m.Containers.Get(id)
+func (m *Manager) runtimeOf(id string) (ociRuntime, error) {
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return nil, err
 	}
 	return m.runtime(c)
 }
 
-func (m *Manager) bundle(id string) string { return filepath.Join(m.StateDir, id) }
+func (m *Manager) bundle(id string) string { return filepath.Join(m.cfg.StateDir, id) }
 
 // podContainers lists the records of one pod.
 func (m *Manager) podContainers(podID string) []store.Container {
 	var out []store.Container
-	for _, c := range m.Containers.List() {
+	for _, c := range m.cfg.Containers.List() {
 		if c.PodID == podID {
 			out = append(out, c)
 		}
@@ -120,7 +128,9 @@ func (m *Manager) podContainers(podID string) []store.Container {
 	return out
 }
 
-// StopPodContainers implements sandbox.ContainerReaper.
+var _ sandbox.PodContainers = (*Manager)(nil)
+
+// StopPodContainers implements sandbox.PodContainers.
 func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
 	for _, c := range m.podContainers(podID) {
 		if err := m.Stop(ctx, c.ID, 0); err != nil {
@@ -130,7 +140,7 @@ func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
 	return nil
 }
 
-// RemovePodContainers implements sandbox.ContainerReaper.
+// RemovePodContainers implements sandbox.PodContainers.
 func (m *Manager) RemovePodContainers(ctx context.Context, podID string) error {
 	for _, c := range m.podContainers(podID) {
 		if err := m.Remove(ctx, c.ID); err != nil {

@@ -22,9 +22,9 @@ type oomWatch struct {
 // post-exit read in recordExit still applies.
 func (m *Manager) watchOOM(id, path string) *oomWatch {
 	w := &oomWatch{done: make(chan struct{})}
-	ch, stop, err := m.Cgroups.WatchOOM(path)
+	ch, stop, err := m.cfg.Cgroups.WatchOOM(path)
 	if err != nil {
-		m.Log.Debug("no OOM watch", "container", id, "err", err)
+		m.cfg.Log.Debug("no OOM watch", "container", id, "err", err)
 		close(w.done)
 		return w
 	}

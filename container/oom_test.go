@@ -22,11 +22,11 @@ func TestOOMWatchOutlivesCgroup(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644)
 	events := filepath.Join(scope, "memory.events")
 	os.WriteFile(events, []byte("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"), 0o644)
-	cg, err := cgroups.NewManager(root)
+	cg, err := cgroups.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Manager{Config: Config{Cgroups: cg, Log: slog.Default()}}
+	m := &Manager{cfg: Config{Cgroups: cg, Log: slog.Default()}}
 
 	quiet := m.watchOOM("c0", "kubepods-pod1.slice:krill:c1")
 	if quiet.end() {

@@ -32,29 +32,29 @@ import (
 //
 // Every step that runs runc is bounded by sandbox.CleanupTimeout.
 func (m *Manager) Recover(ctx context.Context) {
-	for _, c := range m.Containers.List() {
+	for _, c := range m.cfg.Containers.List() {
 		m.exited.Store(c.ID, make(chan struct{}))
 		// Re-attached first: Remove's stop waits for the waiter.
 		m.recoverOne(ctx, c)
-		if _, err := m.Pods.Get(c.PodID); errdefs.IsNotFound(err) && !m.Pods.Pods.Quarantined(c.PodID) {
-			m.Log.Warn("removing container whose pod is gone", "container", c.ID, "pod", c.PodID)
+		if _, err := m.cfg.Sandboxes.Get(c.PodID); errdefs.IsNotFound(err) && !m.cfg.Sandboxes.Quarantined(c.PodID) {
+			m.cfg.Log.Warn("removing container whose pod is gone", "container", c.ID, "pod", c.PodID)
 			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
 			if err := m.Remove(cctx, c.ID); err != nil {
-				m.Log.Warn("remove container whose pod is gone", "container", c.ID, "err", err)
+				m.cfg.Log.Warn("remove container whose pod is gone", "container", c.ID, "err", err)
 			}
 			cancel()
 		}
 	}
-	entries, err := os.ReadDir(m.StateDir)
+	entries, err := os.ReadDir(m.cfg.StateDir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if _, err := m.Containers.Get(e.Name()); err == nil || len(e.Name()) != 64 {
+		if _, err := m.cfg.Containers.Get(e.Name()); err == nil || len(e.Name()) != store.IDLength {
 			continue
 		}
-		if m.Containers.Quarantined(e.Name()) {
-			m.Log.Warn("container record quarantined: its process, shim and mounts are left alone", "container", e.Name())
+		if m.cfg.Containers.Quarantined(e.Name()) {
+			m.cfg.Log.Warn("container record quarantined: its process, shim and mounts are left alone", "container", e.Name())
 			continue
 		}
 		m.removeHalfCreated(ctx, e.Name())
@@ -67,7 +67,7 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 	if err != nil && c.State != runtime.ContainerState_CONTAINER_EXITED {
 		// Its handler left the configuration: nothing can ask about it
 		// any more; the record stays for kubelet to remove.
-		m.Log.Warn("container's runtime handler is gone", "container", c.ID, "err", err)
+		m.cfg.Log.Warn("container's runtime handler is gone", "container", c.ID, "err", err)
 		m.closeExited(c.ID)
 		return
 	}
@@ -89,12 +89,12 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 		status, err := rt.Status(cctx, c.ID)
 		cancel()
 		if err != nil {
-			m.Log.Warn("state of created container", "container", c.ID, "err", err)
+			m.cfg.Log.Warn("state of created container", "container", c.ID, "err", err)
 			return
 		}
 		switch status {
 		case "running":
-			m.Log.Warn("container started by a krilld that died in StartContainer: recorded running", "container", c.ID)
+			m.cfg.Log.Warn("container started by a krilld that died in StartContainer: recorded running", "container", c.ID)
 			pid, _ := rt.Pid(c.ID)
 			m.markRunning(c.ID, pid, time.Now(), m.watchOOM(c.ID, c.CgroupsPath))
 		case "created", "stopped":
@@ -102,7 +102,7 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 			// what it made goes, and StartContainer makes it anew.
 			cctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
 			if err := rt.Delete(cctx, c.ID); err != nil {
-				m.Log.Warn("delete half-started container", "container", c.ID, "err", err)
+				m.cfg.Log.Warn("delete half-started container", "container", c.ID, "err", err)
 			}
 			cancel()
 		}
@@ -113,17 +113,17 @@ func (m *Manager) recoverOne(ctx context.Context, c store.Container) {
 
 // removeHalfCreated removes what a crashed Create of id left.
 func (m *Manager) removeHalfCreated(ctx context.Context, id string) {
-	m.Log.Warn("removing half-created container", "container", id)
+	m.cfg.Log.Warn("removing half-created container", "container", id)
 	ctx, cancel := context.WithTimeout(ctx, sandbox.CleanupTimeout)
 	defer cancel()
-	for _, rt := range m.Runtimes.All() { // no record names its handler
+	for _, rt := range m.cfg.Runtimes.All() { // no record names its handler
 		if err := rt.Delete(ctx, id); err != nil {
-			m.Log.Warn("delete half-created container; tried again at the next start", "container", id, "err", err)
+			m.cfg.Log.Warn("delete half-created container; tried again at the next start", "container", id, "err", err)
 			return
 		}
 	}
 	m.unmountImageVolumes(ctx, id)
-	mount.UnmountAll(filepath.Join(m.StateDir, id, "rootfs"), 0)
-	m.Images.RemoveRootfs(ctx, id)
-	os.RemoveAll(filepath.Join(m.StateDir, id))
+	mount.UnmountAll(filepath.Join(m.cfg.StateDir, id, "rootfs"), 0)
+	m.cfg.Images.RemoveRootfs(ctx, id)
+	os.RemoveAll(filepath.Join(m.cfg.StateDir, id))
 }

@@ -23,22 +23,22 @@ import (
 // carrying runc's message: what containerd and CRI-O report, and what
 // kubelet shows as RunContainerError.
 func (m *Manager) Start(ctx context.Context, id string) error {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return err
 	}
 	defer m.locks.Lock(c.ID)()
-	c, err = m.Containers.Get(c.ID)
+	c, err = m.cfg.Containers.Get(c.ID)
 	if err != nil {
 		return err
 	}
 	if c.State != runtime.ContainerState_CONTAINER_CREATED {
 		return fmt.Errorf("container %s is %s, not created: %w", c.ID, c.State, errdefs.ErrFailedPrecondition)
 	}
-	if err := m.NRI.StartContainer(ctx, c); err != nil {
+	if err := m.cfg.NRI.StartContainer(ctx, c); err != nil {
 		return err
 	}
-	pod, err := m.Pods.Get(c.PodID)
+	pod, err := m.cfg.Sandboxes.Get(c.PodID)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	}
 	metrics.ObserveStep("start", time.Since(t))
 	m.markRunning(c.ID, pid, time.Now(), oom)
-	m.NRI.PostStartContainer(ctx, c)
+	m.cfg.NRI.PostStartContainer(ctx, c)
 	return nil
 }
 
@@ -84,14 +84,14 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 // that cannot be written now (full disk) is kept in memory and written
 // later, never left saying CREATED with nobody watching the process.
 func (m *Manager) markRunning(id string, pid int, startedAt time.Time, oom *oomWatch) {
-	c, err := m.Containers.Settle(id, func(r *store.Container) error {
+	c, err := m.cfg.Containers.Settle(id, func(r *store.Container) error {
 		r.State = runtime.ContainerState_CONTAINER_RUNNING
 		r.Pid = pid
 		r.StartedAt = startedAt.UnixNano()
 		return nil
 	})
 	if err != nil {
-		m.Log.Warn("record container start", "container", id, "err", err)
+		m.cfg.Log.Warn("record container start", "container", id, "err", err)
 		if errdefs.IsNotFound(err) {
 			oom.end()
 			return
@@ -114,7 +114,7 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 	// too, but a half-started init must not linger until then.
 	if rt, rerr := m.runtime(c); rerr == nil {
 		if derr := rt.Delete(context.Background(), c.ID); derr != nil {
-			m.Log.Warn("delete container after failed start", "container", c.ID, "err", derr)
+			m.cfg.Log.Warn("delete container after failed start", "container", c.ID, "err", derr)
 		}
 	}
 	msg := strings.TrimSuffix(err.Error(), ": "+errdefs.ErrUnknown.Error())
@@ -122,7 +122,7 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 		err = fmt.Errorf("%s: %w", msg, errdefs.ErrFailedPrecondition)
 	}
 	now := time.Now().UnixNano()
-	rec, uerr := m.Containers.Update(c.ID, func(r *store.Container) error {
+	rec, uerr := m.cfg.Containers.Update(c.ID, func(r *store.Container) error {
 		r.State = runtime.ContainerState_CONTAINER_EXITED
 		r.ExitCode = startErrorCode
 		r.Reason = "StartError"
@@ -131,7 +131,7 @@ func (m *Manager) startFailed(c store.Container, err error) error {
 		return nil
 	})
 	if uerr == nil {
-		m.Log.Info("container failed to start", "container", c.ID, "err", msg)
+		m.cfg.Log.Info("container failed to start", "container", c.ID, "err", msg)
 		m.emit(rec, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
 	}
 	m.closeExited(c.ID)
@@ -148,7 +148,7 @@ func (m *Manager) wait(id string, oom *oomWatch) {
 		exit, err = rt.Wait(context.Background(), id)
 	}
 	if err != nil {
-		m.Log.Warn("wait for container", "container", id, "err", err)
+		m.cfg.Log.Warn("wait for container", "container", id, "err", err)
 		exit = &oci.Exit{Code: 255, FinishedAt: time.Now()}
 	}
 	m.recordExit(id, exit, oom.end())
@@ -159,7 +159,7 @@ func (m *Manager) wait(id string, oom *oomWatch) {
 // counters still show one, else Completed/Error.
 func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 	var recorded bool
-	c, err := m.Containers.Settle(id, func(r *store.Container) error {
+	c, err := m.cfg.Containers.Settle(id, func(r *store.Container) error {
 		if r.State == runtime.ContainerState_CONTAINER_EXITED {
 			return nil
 		}
@@ -167,7 +167,7 @@ func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 		r.State = runtime.ContainerState_CONTAINER_EXITED
 		r.ExitCode = int32(exit.Code)
 		r.FinishedAt = exit.FinishedAt.UnixNano()
-		switch oom, _ := m.Cgroups.OOMKilled(r.CgroupsPath); {
+		switch oom, _ := m.cfg.Cgroups.OOMKilled(r.CgroupsPath); {
 		case exit.ShimDied:
 			r.Reason = "ShimDied"
 			r.Message = "krill-shim died before the container: the container was killed (or found dead), its output after that point is lost"
@@ -183,19 +183,19 @@ func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 	if err != nil {
 		// Not found: removed meanwhile. Else the exit is in memory and
 		// its write is retried: Stop and Remove must not wait for it.
-		m.Log.Warn("record container exit", "container", id, "err", err)
+		m.cfg.Log.Warn("record container exit", "container", id, "err", err)
 	}
 	if recorded && exit.ShimDied {
-		m.Log.Warn("container's shim died", "container", id, "code", c.ExitCode)
+		m.cfg.Log.Warn("container's shim died", "container", id, "code", c.ExitCode)
 	}
 	if recorded {
 		if c.Reason == "OOMKilled" {
 			metrics.IncOOMKill()
 		}
-		m.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)
+		m.cfg.Log.Info("container exited", "container", id, "code", c.ExitCode, "reason", c.Reason)
 		m.emit(c, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
 		// Before closeExited: a Stop returns only once plugins know.
-		m.NRI.StopContainer(context.Background(), c)
+		m.cfg.NRI.StopContainer(context.Background(), c)
 	}
 	m.closeExited(id)
 }

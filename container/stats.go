@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,19 +14,14 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
-	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/store"
 )
-
-// samples keeps the previous CPU sample per cgroup path: nano-cores are a
-// rate, so two samples are needed.
-var samples sync.Map // cgroup path -> *cgroups.Stats
 
 // Stats returns a container's CPU, memory, process and writable-layer
 // usage, read from its cgroup and its snapshot. A container that is not
 // running has only its attributes and writable layer, and no error.
 func (m *Manager) Stats(ctx context.Context, id string) (*runtime.ContainerStats, error) {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +40,12 @@ func (m *Manager) stats(ctx context.Context, c store.Container) *runtime.Contain
 	// memory still held; containerd reports no usage for it (its task is
 	// gone) and CRI-O leaves it out of the list.
 	if c.State == runtime.ContainerState_CONTAINER_RUNNING {
-		if s, err := m.Cgroups.Stats(c.CgroupsPath); err == nil {
-			st.Cpu, st.Memory = CgroupStats(c.CgroupsPath, s)
+		if s, err := m.cfg.Cgroups.Stats(c.CgroupsPath); err == nil {
+			st.Cpu, st.Memory = cgroups.CRIUsage(c.CgroupsPath, s)
 			st.Swap = &runtime.SwapUsage{Timestamp: s.Timestamp.UnixNano(), SwapUsageBytes: &runtime.UInt64Value{Value: s.MemorySwap}}
 		}
 	}
-	if used, inodes, err := m.Images.RootfsUsage(ctx, c.ID); err == nil {
+	if used, inodes, err := m.cfg.Images.RootfsUsage(ctx, c.ID); err == nil {
 		ts := st.GetCpu().GetTimestamp()
 		if ts == 0 { // not running: no cgroup sample
 			ts = time.Now().UnixNano()
@@ -66,21 +60,10 @@ func (m *Manager) stats(ctx context.Context, c store.Container) *runtime.Contain
 	return st
 }
 
-// CgroupStats converts one sample into CRI CPU and memory usage, using the
-// previous sample of the same cgroup for the CPU rate.
-func CgroupStats(path string, s *cgroups.Stats) (*runtime.CpuUsage, *runtime.MemoryUsage) {
-	var prev *cgroups.Stats
-	if p, ok := samples.Load(path); ok {
-		prev = p.(*cgroups.Stats)
-	}
-	samples.Store(path, s)
-	return cgroups.ToCRICPU(s, prev), cgroups.ToCRIMemory(s)
-}
-
 // ListStats returns stats of the containers matching f.
 func (m *Manager) ListStats(ctx context.Context, f *runtime.ContainerStatsFilter) []*runtime.ContainerStats {
 	var out []*runtime.ContainerStats
-	for _, c := range m.Containers.List() {
+	for _, c := range m.cfg.Containers.List() {
 		if f != nil && (!store.MatchID(c.ID, f.Id) || !store.MatchID(c.PodID, f.PodSandboxId) ||
 			!store.MatchLabels(c.Config.GetLabels(), f.LabelSelector)) {
 			continue
@@ -90,19 +73,21 @@ func (m *Manager) ListStats(ctx context.Context, f *runtime.ContainerStatsFilter
 	return out
 }
 
-// forget drops the CPU sample of a removed container.
-func forgetSample(path string) { samples.Delete(path) }
-
 // Metrics returns the cAdvisor-style metrics of a pod's containers: the
 // cgroup counters, processes and descriptors, block I/O, the writable
 // layer and its filesystem, and the start time. A container whose cgroup
 // is gone (exited) has none. Network counters are the pod's
-// (PodNetworkMetrics): all its containers share one network namespace.
-func (m *Manager) Metrics(ctx context.Context, pod store.Pod) []*runtime.ContainerMetrics {
+// (sandbox.Manager.ListMetrics): all its containers share one network
+// namespace. An unknown pod has none.
+func (m *Manager) Metrics(ctx context.Context, podID string) []*runtime.ContainerMetrics {
+	pod, err := m.cfg.Sandboxes.Get(podID)
+	if err != nil {
+		return nil
+	}
 	var out []*runtime.ContainerMetrics
 	md := pod.Config.GetMetadata()
 	for _, c := range m.podContainers(pod.ID) {
-		s, err := m.Cgroups.Stats(c.CgroupsPath)
+		s, err := m.cfg.Cgroups.Stats(c.CgroupsPath)
 		if err != nil {
 			continue
 		}
@@ -110,16 +95,16 @@ func (m *Manager) Metrics(ctx context.Context, pod store.Pod) []*runtime.Contain
 			Pod: md.GetName(), Namespace: md.GetNamespace(), Container: c.Config.GetMetadata().GetName(),
 			ID: c.ID, Image: c.ImageName,
 		}
-		ms := cgroups.Metrics(s, l, cgroups.ToOCI(c.Resources, m.DaemonOOMScoreAdj))
+		ms := cgroups.Metrics(s, l, cgroups.ToOCI(c.Resources, m.cfg.DaemonOOMScoreAdj))
 		// The readers below fail only when the cgroup vanished meanwhile or
 		// a controller is missing: report what could be read.
-		if p, err := m.Cgroups.ProcessCounts(c.CgroupsPath); err == nil {
+		if p, err := m.cfg.Cgroups.ProcessCounts(c.CgroupsPath); err == nil {
 			ms = append(ms, cgroups.ProcessMetrics(p, l, s.Timestamp)...)
 		}
-		if devs, err := m.Cgroups.Blkio(c.CgroupsPath); err == nil {
+		if devs, err := m.cfg.Cgroups.Blkio(c.CgroupsPath); err == nil {
 			ms = append(ms, cgroups.BlkioMetrics(devs, l, s.Timestamp)...)
 		}
-		if used, _, err := m.Images.RootfsUsage(ctx, c.ID); err == nil {
+		if used, _, err := m.cfg.Images.RootfsUsage(ctx, c.ID); err == nil {
 			fu := cgroups.FsUsage{UsageBytes: used}
 			if fs, ok := rootfsFilesystem(filepath.Join(c.Bundle, "rootfs")); ok {
 				fu.Device, fu.LimitBytes, fu.InodesTotal, fu.InodesFree = fs.device, fs.size, fs.inodes, fs.inodesFree
@@ -132,29 +117,6 @@ func (m *Manager) Metrics(ctx context.Context, pod store.Pod) []*runtime.Contain
 		out = append(out, &runtime.ContainerMetrics{ContainerId: c.ID, Metrics: ms})
 	}
 	return out
-}
-
-// PodNetworkMetrics returns the container_network_* metrics of pod p's
-// interfaces (loopback aside), read from /proc/<pause>/net/dev, which
-// shows the pod's network namespace. Nil for a host-network pod or one
-// whose pause process is gone.
-func PodNetworkMetrics(p store.Pod) []*runtime.Metric {
-	// NetworkStats holds the liveness checks (netns, pause running and not
-	// a zombie); its summary lacks packet and drop counts, so re-read.
-	if sandbox.NetworkStats(p) == nil {
-		return nil
-	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/net/dev", p.PausePid))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	ifaces, err := cgroups.ParseNetDev(f)
-	if err != nil {
-		return nil
-	}
-	md := p.Config.GetMetadata()
-	return cgroups.NetworkMetrics(ifaces, cgroups.MetricLabels{Pod: md.GetName(), Namespace: md.GetNamespace(), ID: p.ID}, time.Now())
 }
 
 // filesystem is what container_fs_* report about the filesystem holding a

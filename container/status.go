@@ -10,7 +10,7 @@ import (
 
 // Status returns a container's CRI status, with verbose info when asked.
 func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime.ContainerStatus, map[string]string, error) {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +58,7 @@ func toStatus(c store.Container) *runtime.ContainerStatus {
 // List returns the containers matching f.
 func (m *Manager) List(f *runtime.ContainerFilter) []*runtime.Container {
 	var out []*runtime.Container
-	for _, c := range m.Containers.List() {
+	for _, c := range m.cfg.Containers.List() {
 		if f != nil {
 			if !store.MatchID(c.ID, f.Id) || !store.MatchID(c.PodID, f.PodSandboxId) {
 				continue

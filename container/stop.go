@@ -18,7 +18,7 @@ import (
 // idempotence specs expect, and so does stopping a created container,
 // which stays CREATED.
 func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if errdefs.IsNotFound(err) {
 		return nil
 	}
@@ -26,7 +26,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 		return err
 	}
 	defer m.locks.Lock(c.ID)()
-	c, err = m.Containers.Get(c.ID)
+	c, err = m.cfg.Containers.Get(c.ID)
 	if err != nil {
 		return nil
 	}
@@ -84,7 +84,7 @@ func (m *Manager) waitExit(ctx context.Context, id string, d time.Duration) bool
 func (m *Manager) stopSignal(c store.Container) syscall.Signal {
 	name := c.StopSignal
 	if name == "" {
-		if img, err := m.Images.Get(context.Background(), c.ImageID); err == nil {
+		if img, err := m.cfg.Images.Get(context.Background(), c.ImageID); err == nil {
 			name = img.Config.StopSignal
 		}
 	}

@@ -25,7 +25,7 @@ func (m *Manager) checkPIDTarget(podID string, cfg *runtime.ContainerConfig) err
 	if ns.GetTargetId() == "" {
 		return fmt.Errorf("pid namespace mode TARGET needs a target container ID: %w", errdefs.ErrInvalidArgument)
 	}
-	t, err := m.Containers.Get(ns.GetTargetId())
+	t, err := m.cfg.Containers.Get(ns.GetTargetId())
 	if err != nil {
 		return fmt.Errorf("target container %q of the pid namespace: %w", ns.GetTargetId(), err)
 	}

@@ -22,7 +22,7 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	if res == nil {
 		return fmt.Errorf("no linux resources given: %w", errdefs.ErrInvalidArgument)
 	}
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return err
 	}
@@ -30,11 +30,11 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	if c.State == runtime.ContainerState_CONTAINER_EXITED {
 		return fmt.Errorf("container %s has exited: %w", c.ID, errdefs.ErrFailedPrecondition)
 	}
-	oci := cgroups.ToOCI(res, m.DaemonOOMScoreAdj)
-	if err := m.NRI.UpdateContainer(ctx, c, oci); err != nil {
+	oci := cgroups.ToOCI(res, m.cfg.DaemonOOMScoreAdj)
+	if err := m.cfg.NRI.UpdateContainer(ctx, c, oci); err != nil {
 		return err
 	}
-	m.Cgroups.DropUnsupported(oci)
+	m.cfg.Cgroups.DropUnsupported(oci)
 	if c.State == runtime.ContainerState_CONTAINER_CREATED {
 		// No runc container before Start: the limits go into the bundle's
 		// spec, which `runc create` reads then.
@@ -46,14 +46,14 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, res *runtime.L
 	} else if err := rt.Update(ctx, c.ID, oci); err != nil {
 		return fmt.Errorf("update resources of %s: %w", c.ID, err)
 	}
-	c, err = m.Containers.Update(c.ID, func(r *store.Container) error {
+	c, err = m.cfg.Containers.Update(c.ID, func(r *store.Container) error {
 		r.Resources = res
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	m.NRI.PostUpdateContainer(ctx, c)
+	m.cfg.NRI.PostUpdateContainer(ctx, c)
 	return nil
 }
 
@@ -79,7 +79,7 @@ func updateBundleResources(bundle string, res *specs.LinuxResources) error {
 // ReopenLog makes the shim reopen the container's log file after kubelet
 // rotated it.
 func (m *Manager) ReopenLog(ctx context.Context, id string) error {
-	c, err := m.Containers.Get(id)
+	c, err := m.cfg.Containers.Get(id)
 	if err != nil {
 		return err
 	}

@@ -36,12 +36,12 @@ func (m *Manager) verboseInfo(ctx context.Context, c store.Container) (string, e
 		Image:       sandbox.ImageInfo{ID: c.ImageID, Ref: c.ImageRef},
 		Bundle:      c.Bundle,
 		CgroupsPath: c.CgroupsPath,
-		Cgroup:      m.Pods.CgroupInfo(c.CgroupsPath),
+		Cgroup:      m.cfg.Sandboxes.CgroupInfo(c.CgroupsPath),
 		CreateSteps: c.CreateSteps,
 		Config:      c.Config,
 		RuntimeSpec: sandbox.ReadSpec(c.Bundle),
 	}
-	if pod, err := m.Pods.Get(c.PodID); err == nil {
+	if pod, err := m.cfg.Sandboxes.Get(c.PodID); err == nil {
 		info.RuntimeHandler = pod.Handler
 	}
 	if rt, err := m.runtime(c); err == nil {

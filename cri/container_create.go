@@ -11,7 +11,7 @@ func (s *Server) CreateContainer(ctx context.Context, r *runtime.CreateContainer
 	if err := requireID("pod sandbox", r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
-	id, err := s.containers.Create(ctx, r.GetPodSandboxId(), r.GetConfig(), r.GetSandboxConfig())
+	id, err := s.containers.Create(ctx, r.GetPodSandboxId(), r.GetConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func (s *Server) UpdatePodSandboxResources(ctx context.Context, r *runtime.Updat
 	if err := requireID("pod sandbox", r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
-	if _, err := s.pods.Get(r.GetPodSandboxId()); err != nil {
+	if err := s.pods.Known(r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
 	return &runtime.UpdatePodSandboxResourcesResponse{}, nil

@@ -3,7 +3,6 @@ package cri
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -95,5 +94,3 @@ func rpcName(full string) string {
 	}
 	return full
 }
-
-var _ = slog.LevelDebug

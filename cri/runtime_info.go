@@ -5,14 +5,18 @@ import (
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/version"
 )
+
+// kubeAPIVersion is the "kubelet runtime API version" of VersionResponse:
+// fixed at 0.1.0 by the CRI, as containerd and CRI-O report it. Krill's own
+// version is RuntimeVersion (version.Version).
+const kubeAPIVersion = "0.1.0"
 
 // Version answers kubelet's first call.
 func (s *Server) Version(ctx context.Context, r *runtime.VersionRequest) (*runtime.VersionResponse, error) {
 	return &runtime.VersionResponse{
-		Version:           "0.1.0",
+		Version:           kubeAPIVersion,
 		RuntimeName:       "krill",
 		RuntimeVersion:    version.Version,
 		RuntimeApiVersion: "v1",
@@ -57,11 +61,15 @@ func (s *Server) runtimeHandlers(ctx context.Context) []*runtime.RuntimeHandler 
 	return out
 }
 
+// driverSystemd is cgroups.DriverSystemd, the name kubelet's cgroupDriver
+// setting uses too (TestRuntimeConfigReportsDriver holds them together).
+const driverSystemd = "systemd"
+
 // RuntimeConfig tells kubelet which cgroup driver is in force (kubelet >=
 // 1.31 uses it instead of its own cgroupDriver setting).
 func (s *Server) RuntimeConfig(ctx context.Context, r *runtime.RuntimeConfigRequest) (*runtime.RuntimeConfigResponse, error) {
 	driver := runtime.CgroupDriver_CGROUPFS
-	if s.pods.Cgroups.Driver() == cgroups.DriverSystemd {
+	if s.cgroups.Driver() == driverSystemd {
 		driver = runtime.CgroupDriver_SYSTEMD
 	}
 	return &runtime.RuntimeConfigResponse{Linux: &runtime.LinuxRuntimeConfiguration{CgroupDriver: driver}}, nil
@@ -71,7 +79,6 @@ func (s *Server) RuntimeConfig(ctx context.Context, r *runtime.RuntimeConfigRequ
 // object; the default CNI network allocates from it.
 func (s *Server) UpdateRuntimeConfig(ctx context.Context, r *runtime.UpdateRuntimeConfigRequest) (*runtime.UpdateRuntimeConfigResponse, error) {
 	if cidr := r.GetRuntimeConfig().GetNetworkConfig().GetPodCidr(); cidr != "" {
-		s.podCIDR.Store(cidr)
 		s.network.SetPodCIDR(cidr)
 	}
 	return &runtime.UpdateRuntimeConfigResponse{}, nil

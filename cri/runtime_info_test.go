@@ -9,7 +9,6 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
-	"github.com/krill-runtime/krill/sandbox"
 )
 
 // TestRuntimeConfigReportsDriver: kubelet >= 1.31 takes its cgroup driver
@@ -22,14 +21,14 @@ func TestRuntimeConfigReportsDriver(t *testing.T) {
 		cgroups.DriverCgroupfs: runtime.CgroupDriver_CGROUPFS,
 		cgroups.DriverSystemd:  runtime.CgroupDriver_SYSTEMD,
 	} {
-		cg, err := cgroups.NewManager(root)
+		cg, err := cgroups.New(root)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := cg.SetDriver(driver); err != nil {
 			t.Fatal(err)
 		}
-		s := &Server{pods: &sandbox.Manager{Config: sandbox.Config{Cgroups: cg}}}
+		s := &Server{cgroups: cg}
 		r, err := s.RuntimeConfig(context.Background(), &runtime.RuntimeConfigRequest{})
 		if err != nil || r.GetLinux().GetCgroupDriver() != want {
 			t.Errorf("driver %s: RuntimeConfig = %v, %v; want %s", driver, r, err, want)

@@ -8,5 +8,5 @@ import (
 
 // ListPodSandbox lists pods, filtered by ID prefix, state and labels.
 func (s *Server) ListPodSandbox(ctx context.Context, r *runtime.ListPodSandboxRequest) (*runtime.ListPodSandboxResponse, error) {
-	return &runtime.ListPodSandboxResponse{Items: s.pods.ListFiltered(r.GetFilter())}, nil
+	return &runtime.ListPodSandboxResponse{Items: s.pods.ListFiltered(r.GetFilter(), s.containers)}, nil
 }

@@ -11,7 +11,7 @@ func (s *Server) RemovePodSandbox(ctx context.Context, r *runtime.RemovePodSandb
 	if err := requireID("pod sandbox", r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
-	if err := s.pods.Remove(ctx, r.GetPodSandboxId()); err != nil {
+	if err := s.pods.Remove(ctx, r.GetPodSandboxId(), s.containers); err != nil {
 		return nil, err
 	}
 	return &runtime.RemovePodSandboxResponse{}, nil

@@ -11,7 +11,7 @@ func (s *Server) PodSandboxStatus(ctx context.Context, r *runtime.PodSandboxStat
 	if err := requireID("pod sandbox", r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
-	st, info, err := s.pods.Status(ctx, r.GetPodSandboxId(), r.GetVerbose())
+	st, info, err := s.pods.Status(ctx, r.GetPodSandboxId(), r.GetVerbose(), s.containers)
 	if err != nil {
 		return nil, err
 	}

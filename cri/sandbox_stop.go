@@ -11,7 +11,7 @@ func (s *Server) StopPodSandbox(ctx context.Context, r *runtime.StopPodSandboxRe
 	if err := requireID("pod sandbox", r.GetPodSandboxId()); err != nil {
 		return nil, err
 	}
-	if err := s.pods.Stop(ctx, r.GetPodSandboxId()); err != nil {
+	if err := s.pods.Stop(ctx, r.GetPodSandboxId(), s.containers); err != nil {
 		return nil, err
 	}
 	return &runtime.StopPodSandboxResponse{}, nil

@@ -8,38 +8,34 @@ import (
 	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/config"
-	"github.com/krill-runtime/krill/container"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/oci"
-	"github.com/krill-runtime/krill/sandbox"
 	"github.com/krill-runtime/krill/streaming"
 )
 
-// Server implements both CRI services. It holds no state of its own beyond
-// the pod CIDR kubelet hands over: every handler translates a CRI message
-// into a call on one of the packages below and the answer back.
+// Server implements both CRI services. It holds no state of its own: every
+// handler translates a CRI message into a call on one of the packages
+// below and the answer back.
 type Server struct {
 	runtime.UnimplementedRuntimeServiceServer
 	runtime.UnimplementedImageServiceServer
 
 	cfg        *config.Config
-	cgroups    *cgroups.Manager
+	cgroups    Cgroups
 	images     *image.Service
 	network    *network.Manager
-	pods       *sandbox.Manager
-	containers *container.Manager
+	pods       Pods
+	containers Containers
 	events     *events.Broadcaster
 	runtimes   *oci.Handlers
 	streams    *streaming.Server
 	log        *slog.Logger
 
 	// ready gates every RPC until start-up recovery has finished.
-	ready   atomic.Bool
-	podCIDR atomic.Value // string
+	ready atomic.Bool
 	// closing ends long-lived streams (GetContainerEvents) at shutdown, so
 	// a graceful stop does not wait for kubelet to hang up.
 	closing chan struct{}
@@ -49,11 +45,11 @@ type Server struct {
 // Deps are the services a Server translates to.
 type Deps struct {
 	Config     *config.Config
-	Cgroups    *cgroups.Manager
+	Cgroups    Cgroups // *cgroups.Manager
 	Images     *image.Service
 	Network    *network.Manager
-	Pods       *sandbox.Manager
-	Containers *container.Manager
+	Pods       Pods       // *sandbox.Manager
+	Containers Containers // *container.Manager
 	Events     *events.Broadcaster
 	Runtimes   *oci.Handlers
 	Streams    *streaming.Server
@@ -78,7 +74,6 @@ func New(d Deps) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.podCIDR.Store("")
 	return s
 }
 

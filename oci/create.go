@@ -16,6 +16,8 @@ import (
 	"github.com/containerd/errdefs"
 	runc "github.com/containerd/go-runc"
 	"golang.org/x/sys/unix"
+
+	"github.com/krill-runtime/krill/oci/shimproto"
 )
 
 // maxSockPath is the longest path a unix socket address can hold.
@@ -170,8 +172,9 @@ func (r *Runtime) stopShim(ctx context.Context, id string) {
 	actx, cancel := context.WithTimeout(ctx, time.Second)
 	ctlRequest(actx, dir, "ack")
 	cancel()
-	// The shim drains output for up to 5 s after the init's exit.
-	if waitPidExit(ctx, pid, 7*time.Second) {
+	// The shim drains output for up to DrainTimeout after the init's exit;
+	// 2 s more covers writing the exit file and its own exit.
+	if waitPidExit(ctx, pid, shimproto.DrainTimeout+2*time.Second) {
 		return
 	}
 	fd, err := unix.PidfdOpen(pid, 0)

@@ -22,6 +22,9 @@
 // and kills pause but keeps files and records (kubelet still asks for the
 // status); Remove deletes everything.
 //
-// The sandbox package never creates app containers: it asks the container
-// package (through ContainerReaper) to stop and remove the pod's containers.
+// The sandbox package never creates app containers and never imports the
+// container package (which imports it): Stop, Remove, Status,
+// ListFiltered and Recover are handed the pod's containers (PodContainers)
+// by their caller, to stop and remove them before the pod goes and to put
+// their statuses in the pod's events.
 package sandbox

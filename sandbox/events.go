@@ -13,8 +13,8 @@ import (
 // STARTED once RunPodSandbox has made it, STOPPED when pause is gone,
 // DELETED on removal (containerd sends the same). The event carries the
 // pod's status and its containers' statuses, from which kubelet rebuilds
-// the pod without asking.
-func (m *Manager) emit(p store.Pod, t runtime.ContainerEventType) {
+// the pod without asking; ctrs gives those (nil: the pod has none yet).
+func (m *Manager) emit(p store.Pod, t runtime.ContainerEventType, ctrs PodContainers) {
 	ev := &runtime.ContainerEventResponse{
 		ContainerId:        p.ID,
 		ContainerEventType: t,
@@ -22,8 +22,8 @@ func (m *Manager) emit(p store.Pod, t runtime.ContainerEventType) {
 		PodSandboxStatus:   toStatus(p),
 		ContainersStatuses: []*runtime.ContainerStatus{},
 	}
-	if m.reaper != nil {
-		ev.ContainersStatuses = m.reaper.ContainerStatuses(p.ID)
+	if ctrs != nil {
+		ev.ContainersStatuses = ctrs.ContainerStatuses(p.ID)
 	}
-	m.Events.Publish(ev)
+	m.cfg.Events.Publish(ev)
 }

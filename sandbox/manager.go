@@ -6,27 +6,28 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
 	"github.com/krill-runtime/krill/events"
-	"github.com/krill-runtime/krill/image"
-	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/nri"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/store"
 )
 
-// ContainerReaper is what a pod needs from the container package: stop or
-// remove every container of a pod before the pod itself goes, and their
-// statuses for the pod's lifecycle events.
-type ContainerReaper interface {
+// PodContainers is what the pod's story needs from the container package:
+// stop or remove every container of a pod before the pod itself goes, and
+// their statuses for the pod's lifecycle events. The caller passes it on
+// each call that may stop the pod or announce it: package container imports
+// sandbox, never the other way, and nothing is wired in after construction.
+//
+// It is an alias of an interface literal, not a named type: package cri
+// declares the same literal and so describes Manager's methods in an
+// interface of its own without importing sandbox.
+type PodContainers = interface {
 	StopPodContainers(ctx context.Context, podID string) error
 	RemovePodContainers(ctx context.Context, podID string) error
 	ContainerStatuses(podID string) []*runtime.ContainerStatus
@@ -37,8 +38,8 @@ type Config struct {
 	StateDir          string // state/pods
 	NetnsDir          string // state/netns, where package network keeps netns files
 	Pods              *store.Store[store.Pod]
-	Images            *image.Service
-	Network           *network.Manager
+	Images            Images        // *image.Service
+	Network           Network       // *network.Manager
 	Runtimes          *oci.Handlers // one OCI runtime per RuntimeClass handler
 	Cgroups           *cgroups.Manager
 	Events            *events.Broadcaster // the pod's own lifecycle events
@@ -51,8 +52,9 @@ type Config struct {
 
 // Manager runs pod sandboxes.
 type Manager struct {
-	Config
-	reaper ContainerReaper
+	// cfg is not embedded: other packages call methods, never reach
+	// through to the stores and managers a pod is made with.
+	cfg Config
 
 	// names reserves "name_namespace_uid_attempt" while a pod is made so
 	// two concurrent RunPodSandbox calls cannot both create it.
@@ -61,7 +63,7 @@ type Manager struct {
 	gates gates       // container creates against Stop/Remove, see Use
 }
 
-// New returns a Manager; call SetReaper before serving.
+// New returns a Manager over the records in cfg.Pods.
 func New(cfg Config) (*Manager, error) {
 	// 0711: host users may not list the pods; each pod's own directory,
 	// which holds the pause rootfs and the pod's shm tmpfs (mode 1777
@@ -76,32 +78,34 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{Config: cfg, names: store.NewNames("pod")}
+	m := &Manager{cfg: cfg, names: store.NewNames("pod")}
 	for _, p := range cfg.Pods.List() {
 		m.names.Reserve(nameKey(p.Config.GetMetadata()), p.ID)
 	}
 	return m, nil
 }
 
-// SetReaper connects the container manager (it depends on this package, so
-// it cannot be passed to New).
-func (m *Manager) SetReaper(r ContainerReaper) { m.reaper = r }
-
 // Get returns the record of a pod by ID or unique ID prefix.
-func (m *Manager) Get(id string) (store.Pod, error) { return m.Pods.Get(id) }
+func (m *Manager) Get(id string) (store.Pod, error) { return m.cfg.Pods.Get(id) }
+
+// Known is nil when pod id (or a unique prefix) exists, else NotFound.
+func (m *Manager) Known(id string) error {
+	_, err := m.cfg.Pods.Get(id)
+	return err
+}
 
 // List returns every pod record.
-func (m *Manager) List() []store.Pod { return m.Pods.List() }
+func (m *Manager) List() []store.Pod { return m.cfg.Pods.List() }
 
 func nameKey(md *runtime.PodSandboxMetadata) string {
 	return fmt.Sprintf("%s_%s_%s_%d", md.GetName(), md.GetNamespace(), md.GetUid(), md.GetAttempt())
 }
 
 // podDir is where a pod's files (hostname, hosts, resolv.conf, shm) live.
-func (m *Manager) podDir(id string) string { return filepath.Join(m.StateDir, id) }
+func (m *Manager) podDir(id string) string { return filepath.Join(m.cfg.StateDir, id) }
 
 // pauseBundle is the OCI bundle of the pod's pause container.
-func (m *Manager) pauseBundle(id string) string { return filepath.Join(m.StateDir, id, "bundle") }
+func (m *Manager) pauseBundle(id string) string { return filepath.Join(m.cfg.StateDir, id, "bundle") }
 
 // HostFiles returns the pod files containers bind-mount.
 func (m *Manager) HostFiles(p store.Pod) (hostname, hosts, resolv, shm string) {
@@ -119,36 +123,5 @@ func (m *Manager) HostFiles(p store.Pod) (hostname, hosts, resolv, shm string) {
 func NamespacePath(p store.Pod, kind string) string {
 	return fmt.Sprintf("/proc/%d/ns/%s", p.PausePid, kind)
 }
-
-// CheckPause fails with FailedPrecondition unless the pod's pause process
-// still runs. Called after a container joined /proc/<pause pid>/ns/*, it
-// proves the namespaces were pause's: the process with the recorded pid
-// and start time held that pid the whole time, so no stranger could.
-func CheckPause(p store.Pod) error {
-	if !pauseAlive(p) {
-		return fmt.Errorf("pod %s: its pause process %d is gone (its namespaces cannot be joined): %w", p.ID, p.PausePid, errdefs.ErrFailedPrecondition)
-	}
-	return nil
-}
-
-// pauseAlive tells whether the pause process of p still runs. Pause is
-// started detached (runc run -d), so its parent is the host's init and it
-// may linger as a zombie for a moment after being killed. A PID can be
-// reused after a reboot or a long uptime, so the process must have the
-// start time recorded at RunPodSandbox (records of an older krilld have
-// none) and sit in the pod's cgroup, whose path ends in the pod ID.
-func pauseAlive(p store.Pod) bool {
-	if p.PausePid <= 0 || syscall.Kill(p.PausePid, 0) != nil {
-		return false
-	}
-	state, start, ok := procStat(p.PausePid)
-	if !ok || state == 'Z' || state == 'X' || (p.PauseStartTime != "" && start != p.PauseStartTime) {
-		return false
-	}
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.PausePid))
-	return err == nil && strings.Contains(string(cg), p.ID)
-}
-
-var errNotReady = errdefs.ErrFailedPrecondition
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }

@@ -22,22 +22,22 @@ import (
 //     plugin, cut off after CleanupTimeout) is tried again next start;
 //   - a pod whose record was quarantined (unreadable) is not an orphan:
 //     its pause, network and files are left alone.
-func (m *Manager) Recover(ctx context.Context) {
-	for _, p := range m.Pods.List() {
-		m.refresh(p)
+func (m *Manager) Recover(ctx context.Context, ctrs PodContainers) {
+	for _, p := range m.cfg.Pods.List() {
+		m.refresh(p, ctrs)
 	}
 	orphans := map[string]bool{}
-	for _, dir := range []string{m.StateDir, m.NetnsDir} {
+	for _, dir := range []string{m.cfg.StateDir, m.cfg.NetnsDir} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if _, err := m.Pods.Get(e.Name()); err != nil && len(e.Name()) == 64 {
+			if _, err := m.cfg.Pods.Get(e.Name()); err != nil && len(e.Name()) == store.IDLength {
 				orphans[e.Name()] = true
 			}
 		}
 	}
 	for id := range orphans {
-		if m.Pods.Quarantined(id) {
-			m.Log.Warn("pod record quarantined: its pause, network and files are left alone", "pod", id)
+		if m.cfg.Pods.Quarantined(id) {
+			m.cfg.Log.Warn("pod record quarantined: its pause, network and files are left alone", "pod", id)
 			continue
 		}
 		m.removeOrphan(ctx, id)
@@ -46,12 +46,12 @@ func (m *Manager) Recover(ctx context.Context) {
 
 // removeOrphan removes what a crashed Run of pod id left.
 func (m *Manager) removeOrphan(ctx context.Context, id string) {
-	m.Log.Warn("removing half-created pod", "pod", id)
+	m.cfg.Log.Warn("removing half-created pod", "pod", id)
 	orphan := store.Pod{ID: id, Config: &runtime.PodSandboxConfig{}}
 	cctx, cancel := cleanupCtx(ctx)
 	// No record says which handler ran its pause: ask every runtime
 	// (deleting an unknown container is no error).
-	for _, rt := range m.Runtimes.All() {
+	for _, rt := range m.cfg.Runtimes.All() {
 		rt.Delete(cctx, id)
 	}
 	m.removePause(cctx, orphan)
@@ -59,14 +59,14 @@ func (m *Manager) removeOrphan(ctx context.Context, id string) {
 	// CNI may have run already: DEL from libcni's cache (or the intent
 	// written before ADD) releases the IP and port rules even without the
 	// netns.
-	netns := filepath.Join(m.NetnsDir, id)
+	netns := filepath.Join(m.cfg.NetnsDir, id)
 	cctx, cancel = cleanupCtx(ctx)
-	err := m.Network.Teardown(cctx, network.PodNetwork{ID: id, NetNS: netns})
+	err := m.cfg.Network.Teardown(cctx, network.PodNetwork{ID: id, NetNS: netns})
 	cancel()
 	if err != nil {
-		m.Log.Warn("tear down network of half-created pod; tried again at the next start", "pod", id, "err", err)
+		m.cfg.Log.Warn("tear down network of half-created pod; tried again at the next start", "pod", id, "err", err)
 		return
 	}
 	m.removePodFiles(id)
-	m.Network.RemoveNetNS(netns)
+	m.cfg.Network.RemoveNetNS(netns)
 }

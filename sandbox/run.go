@@ -2,23 +2,19 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
 	"github.com/krill-runtime/krill/container/spec"
-	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/metrics"
 	"github.com/krill-runtime/krill/network"
 	"github.com/krill-runtime/krill/store"
+	"github.com/krill-runtime/krill/undo"
 )
 
 // Run creates and starts a pod sandbox and returns its ID. The steps are
@@ -28,12 +24,12 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := validate(cfg); err != nil {
 		return "", err
 	}
-	if err := m.Cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
+	if err := m.cfg.Cgroups.ValidateParent(cfg.GetLinux().GetCgroupParent()); err != nil {
 		return "", err
 	}
 	// The handler first: a pod asking for gVisor or Kata must not quietly
 	// run under runc, and nothing is made before the refusal.
-	rtName, err := m.Runtimes.Resolve(handler)
+	rtName, err := m.cfg.Runtimes.Resolve(handler)
 	if err != nil {
 		return "", err
 	}
@@ -54,14 +50,10 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	if err := m.names.Reserve(key, id); err != nil {
 		return "", err
 	}
-	var undo []func(context.Context)
+	cleanup := undo.New(m.cfg.Log.With("pod", id), CleanupTimeout)
 	defer func() {
 		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				uctx, cancel := cleanupCtx(ctx)
-				undo[i](uctx)
-				cancel()
-			}
+			cleanup.Run(ctx)
 			m.names.Release(key, id)
 		}
 	}()
@@ -85,7 +77,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	}
 
 	// 1. The pause image first: if it is missing nothing else is worth doing.
-	pause, err := m.Images.EnsurePauseImage(ctx)
+	pause, err := m.cfg.Images.EnsurePauseImage(ctx)
 	if err != nil {
 		return "", fmt.Errorf("pause image: %w", err)
 	}
@@ -100,16 +92,17 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	// exists, which is all the pause container needs to join it.
 	if !hostNet {
 		t := time.Now()
-		netns, err := m.Network.CreateNetNS(id)
+		netns, err := m.cfg.Network.CreateNetNS(id)
 		if err != nil {
 			return "", fmt.Errorf("create netns for pod %s: %w", id, err)
 		}
-		undo = append(undo, func(context.Context) {
+		cleanup.Add("remove netns", func(context.Context) error {
 			// Kept when CNI DEL kept failing: the next krilld start finds
 			// the netns without a record and tries DEL again (Recover).
-			if !netLeft {
-				m.Network.RemoveNetNS(netns)
+			if netLeft {
+				return nil
 			}
+			return m.cfg.Network.RemoveNetNS(netns)
 		})
 		pod.NetNS = netns
 		steps.Since("netns", t)
@@ -117,7 +110,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 
 	// The pod directory holds the pause bundle from step 3 on; removed
 	// last, once pause's rootfs is unmounted.
-	undo = append(undo, func(context.Context) { m.removePodFiles(id) })
+	cleanup.Add("remove pod files", func(context.Context) error { return m.removePodFiles(id) })
 
 	// 3. CNI and the pause container at the same time: neither needs the
 	// other (pause only joins the netns by path), and each costs about
@@ -133,7 +126,7 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		defer close(netDone)
 		if !hostNet {
 			t := time.Now()
-			netRes, netErr = m.Network.Setup(ctx, pn)
+			netRes, netErr = m.cfg.Network.Setup(ctx, pn)
 			netTook = time.Since(t)
 		}
 	}()
@@ -145,22 +138,27 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 		// Also after a failed ADD: Setup undoes its own attempt, but that
 		// DEL may have failed too, leaving the intent file and an IP that
 		// no record owns. Teardown is idempotent.
-		undo = append(undo, func(ctx context.Context) {
+		cleanup.Add("tear down network", func(ctx context.Context) error {
 			var err error
 			for try := 0; try < 3; try++ {
-				if err = m.Network.Teardown(ctx, pn); err == nil {
-					return
+				if err = m.cfg.Network.Teardown(ctx, pn); err == nil {
+					return nil
 				}
 			}
-			m.Log.Warn("tear down network of failed pod; tried again at the next start", "pod", id, "err", err)
 			netLeft = true
+			return fmt.Errorf("%w (netns kept; tried again at the next start)", err)
 		})
 	}
 	if netErr == nil && !hostNet {
 		pod.IP, pod.AdditionalIPs, pod.NetworkReady = netRes.IP, netRes.AdditionalIPs, true
 	}
 	if pauseErr == nil {
-		undo = append(undo, func(ctx context.Context) { m.removePause(ctx, pod) })
+		cleanup.Add("remove pause", func(ctx context.Context) error {
+			if !m.removePause(ctx, pod) {
+				return errors.New("not all of it (see the warnings above)")
+			}
+			return nil
+		})
 		pod.PausePid = pid
 		if start, ok := startTime(pid); ok {
 			pod.PauseStartTime = start
@@ -187,23 +185,24 @@ func (m *Manager) Run(ctx context.Context, cfg *runtime.PodSandboxConfig, handle
 	steps.Since("files", t)
 
 	// 5. NRI plugins see the pod (and may veto it) before anyone else can.
-	unblockNRI := m.NRI.BlockSync()
+	unblockNRI := m.cfg.NRI.BlockSync()
 	defer unblockNRI()
-	if err := m.NRI.RunPodSandbox(ctx, pod); err != nil {
+	if err := m.cfg.NRI.RunPodSandbox(ctx, pod); err != nil {
 		return "", err
 	}
 
 	// 6. The record: from now on the pod exists.
 	pod.StartSteps = steps
-	if err := m.Pods.Put(pod); err != nil {
+	if err := m.cfg.Pods.Put(pod); err != nil {
 		return "", fmt.Errorf("record pod %s: %w", id, err)
 	}
 	for _, st := range steps {
 		metrics.ObserveStep(st.Name, st.Duration)
 	}
-	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT)
-	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT)
-	m.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps.LogAttrs()...)...)
+	// No container can exist yet: creates need the record just written.
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_CREATED_EVENT, nil)
+	m.emit(pod, runtime.ContainerEventType_CONTAINER_STARTED_EVENT, nil)
+	m.cfg.Log.Info("pod running", append([]any{"pod", id, "name", cfg.Metadata.Name, "ip", pod.IP, "took", since(start)}, steps.LogAttrs()...)...)
 	return id, nil
 }
 
@@ -250,108 +249,4 @@ func podNetwork(p store.Pod) network.PodNetwork {
 		PortMappings: p.Config.GetPortMappings(),
 		CgroupParent: p.CgroupParent,
 	}
-}
-
-// startPause mounts the pause image and runs it with runc,
-// detached and without a shim.
-func (m *Manager) startPause(ctx context.Context, pod store.Pod, pause *image.Image) (int, error) {
-	bundle := m.pauseBundle(pod.ID)
-	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.MkdirAll(rootfs, 0o700); err != nil {
-		return 0, err
-	}
-	if err := ShareWithUserns(pod.Config, m.podDir(pod.ID), bundle, rootfs); err != nil {
-		return 0, err
-	}
-	// Writable, although the spec makes the root read-only: runc must
-	// create the mount points (/proc, /dev, ...) the pause image lacks
-	// before it remounts the root read-only.
-	mounts, err := m.Images.PrepareRootfs(ctx, pod.ID, pod.PauseImageID, false)
-	if err != nil {
-		return 0, fmt.Errorf("pause rootfs: %w", err)
-	}
-	if err := mount.All(mounts, rootfs); err != nil {
-		m.Images.RemoveRootfs(ctx, pod.ID)
-		return 0, fmt.Errorf("mount pause rootfs: %w", err)
-	}
-	if err := kernelMountpoints(pod, rootfs); err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, err
-	}
-	var imageName string
-	if len(pause.RepoTags) > 0 {
-		imageName = pause.RepoTags[0]
-	}
-	s, err := spec.GenerateSandbox(spec.SandboxInput{
-		ID:                      pod.ID,
-		Config:                  pod.Config,
-		Image:                   pause.Config,
-		ImageName:               imageName,
-		Rootfs:                  rootfs,
-		NetNSPath:               pod.NetNS,
-		CgroupsPath:             m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID),
-		UnifiedCgroups:          m.Cgroups.Mode() == cgroups.ModeV2,
-		DaemonOOMScoreAdj:       m.DaemonOOMScoreAdj,
-		EnableUnprivilegedPorts: true,
-		EnableUnprivilegedICMP:  true,
-		AllowedAnnotations:      m.AllowedAnnotations,
-	})
-	if err == nil {
-		var data []byte
-		data, err = json.Marshal(s)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600)
-		}
-	}
-	if err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, fmt.Errorf("pause spec: %w", err)
-	}
-	rt, err := m.Runtimes.Get(pod.Runtime)
-	if err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, err
-	}
-	pid, err := rt.RunDetached(ctx, pod.ID, bundle)
-	if err != nil {
-		m.unmountPause(ctx, pod.ID)
-		return 0, fmt.Errorf("start pause container: %w", err)
-	}
-	return pid, nil
-}
-
-// unmountPause unmounts and frees the pause rootfs; false when a step
-// failed (it is logged).
-func (m *Manager) unmountPause(ctx context.Context, id string) bool {
-	ok := true
-	rootfs := filepath.Join(m.pauseBundle(id), "rootfs")
-	if err := mount.UnmountAll(rootfs, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
-		m.Log.Warn("unmount pause rootfs", "pod", id, "err", err)
-		ok = false
-	}
-	if err := m.Images.RemoveRootfs(ctx, id); err != nil {
-		m.Log.Warn("remove pause rootfs", "pod", id, "err", err)
-		ok = false
-	}
-	return ok
-}
-
-// removePause kills and deletes the pause container, its rootfs and its
-// cgroup. It goes on after a failed step (each is logged) and reports
-// whether all of them succeeded, so that a caller can try again later.
-func (m *Manager) removePause(ctx context.Context, pod store.Pod) bool {
-	ok := true
-	if rt, err := m.Runtimes.Get(pod.Runtime); err != nil {
-		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
-		ok = false
-	} else if err := rt.Delete(ctx, pod.ID); err != nil {
-		m.Log.Warn("delete pause container", "pod", pod.ID, "err", err)
-		ok = false
-	}
-	ok = m.unmountPause(ctx, pod.ID) && ok
-	if err := m.Cgroups.Remove(m.Cgroups.ContainerPath(pod.CgroupParent, pod.ID)); err != nil {
-		m.Log.Warn("remove pause cgroup", "pod", pod.ID, "err", err)
-		ok = false
-	}
-	return ok
 }

@@ -9,12 +9,14 @@ import (
 )
 
 // Status returns the CRI status of a pod, with verbose info when asked.
-func (m *Manager) Status(ctx context.Context, id string, verbose bool) (*runtime.PodSandboxStatus, map[string]string, error) {
-	p, err := m.Pods.Get(id)
+// ctrs gives the containers' statuses for the STOPPED event of a pod found
+// dead (see refresh).
+func (m *Manager) Status(ctx context.Context, id string, verbose bool, ctrs PodContainers) (*runtime.PodSandboxStatus, map[string]string, error) {
+	p, err := m.cfg.Pods.Get(id)
 	if err != nil {
 		return nil, nil, err
 	}
-	p = m.refresh(p)
+	p = m.refresh(p, ctrs)
 	st := toStatus(p)
 	if !verbose {
 		return st, nil, nil
@@ -57,10 +59,10 @@ func toStatus(p store.Pod) *runtime.PodSandboxStatus {
 // back (killed by hand, OOM): its namespaces are gone with it. That is the
 // pod's stop, so subscribers get its STOPPED event (containerd sends one
 // when the sandbox exits, whatever the cause).
-func (m *Manager) refresh(p store.Pod) store.Pod {
+func (m *Manager) refresh(p store.Pod, ctrs PodContainers) store.Pod {
 	if p.State == runtime.PodSandboxState_SANDBOX_READY && !pauseAlive(p) {
 		var stopped bool
-		np, err := m.Pods.Update(p.ID, func(r *store.Pod) error {
+		np, err := m.cfg.Pods.Update(p.ID, func(r *store.Pod) error {
 			stopped = r.State == runtime.PodSandboxState_SANDBOX_READY
 			r.State = runtime.PodSandboxState_SANDBOX_NOTREADY
 			return nil
@@ -69,18 +71,18 @@ func (m *Manager) refresh(p store.Pod) store.Pod {
 			return p
 		}
 		if stopped {
-			m.emit(np, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
+			m.emit(np, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT, ctrs)
 		}
 		return np
 	}
 	return p
 }
 
-// ListFiltered returns the pods matching f.
-func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter) []*runtime.PodSandbox {
+// ListFiltered returns the pods matching f; ctrs as for Status.
+func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter, ctrs PodContainers) []*runtime.PodSandbox {
 	var out []*runtime.PodSandbox
-	for _, p := range m.Pods.List() {
-		p = m.refresh(p)
+	for _, p := range m.cfg.Pods.List() {
+		p = m.refresh(p, ctrs)
 		if f != nil {
 			if !store.MatchID(p.ID, f.Id) {
 				continue
@@ -104,3 +106,7 @@ func (m *Manager) ListFiltered(f *runtime.PodSandboxFilter) []*runtime.PodSandbo
 	}
 	return out
 }
+
+// Quarantined reports whether pod id's record was unreadable and moved
+// aside: its containers are then left alone too.
+func (m *Manager) Quarantined(id string) bool { return m.cfg.Pods.Quarantined(id) }

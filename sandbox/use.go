@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/krill-runtime/krill/store"
@@ -17,7 +18,8 @@ import (
 // ever. The step is then logged as failed and left for the next try.
 const CleanupTimeout = 30 * time.Second
 
-// cleanupCtx is a context for one undo or recovery step: it outlives the
+// cleanupCtx is a context for one recovery step (undo.List gives undo
+// steps the same): it outlives the
 // caller's cancellation (the step must run) but not CleanupTimeout.
 func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
@@ -39,19 +41,19 @@ func (g *gates) get(id string) *sync.RWMutex {
 // its record, and that container (shim, cgroup, rootfs) would outlive its
 // pod.
 func (m *Manager) Use(id string) (_ store.Pod, release func(), _ error) {
-	pod, err := m.Pods.Get(id)
+	pod, err := m.cfg.Pods.Get(id)
 	if err != nil {
 		return store.Pod{}, nil, err
 	}
 	g := m.gates.get(pod.ID)
 	g.RLock()
-	if pod, err = m.Pods.Get(pod.ID); err != nil {
+	if pod, err = m.cfg.Pods.Get(pod.ID); err != nil {
 		g.RUnlock()
 		return store.Pod{}, nil, err
 	}
 	if pod.State != runtime.PodSandboxState_SANDBOX_READY {
 		g.RUnlock()
-		return store.Pod{}, nil, fmt.Errorf("pod %s is not ready: %w", pod.ID, errNotReady)
+		return store.Pod{}, nil, fmt.Errorf("pod %s is not ready: %w", pod.ID, errdefs.ErrFailedPrecondition)
 	}
 	return pod, g.RUnlock, nil
 }

@@ -18,7 +18,7 @@ import (
 // cannot idmap mounts (runc < 1.2): its volumes would show up owned by
 // nobody. The message names the handlers that can.
 func (m *Manager) checkUserns(ctx context.Context, handler string) error {
-	rt, err := m.Runtimes.Get(handler)
+	rt, err := m.cfg.Runtimes.Get(handler)
 	if err != nil {
 		return err
 	}
@@ -27,8 +27,8 @@ func (m *Manager) checkUserns(ctx context.Context, handler string) error {
 		return nil
 	}
 	var able []string
-	for _, name := range m.Runtimes.Names() {
-		if r, _ := m.Runtimes.Get(name); r != nil {
+	for _, name := range m.cfg.Runtimes.Names() {
+		if r, _ := m.cfg.Runtimes.Get(name); r != nil {
 			if rf, err := r.Features(ctx); err == nil && rf.UserNamespaces {
 				able = append(able, name)
 			}

@@ -93,12 +93,12 @@ func (m *Manager) verboseInfo(ctx context.Context, p store.Pod) (string, error) 
 		Pid: p.PausePid, NetNS: p.NetNS, RuntimeHandler: p.Handler,
 		Image:        ImageInfo{ID: p.PauseImageID},
 		PauseImageID: p.PauseImageID, CgroupParent: p.CgroupParent,
-		Cgroup:      m.CgroupInfo(m.Cgroups.ContainerPath(p.CgroupParent, p.ID)),
+		Cgroup:      m.CgroupInfo(m.cfg.Cgroups.ContainerPath(p.CgroupParent, p.ID)),
 		StartSteps:  p.StartSteps,
 		Config:      p.Config,
 		RuntimeSpec: ReadSpec(m.pauseBundle(p.ID)),
 	}
-	if img, err := m.Images.Get(ctx, p.PauseImageID); err == nil && len(img.RepoDigests) > 0 {
+	if img, err := m.cfg.Images.Get(ctx, p.PauseImageID); err == nil && len(img.RepoDigests) > 0 {
 		info.Image.Ref = img.RepoDigests[0]
 	}
 	if pauseAlive(p) {
@@ -106,8 +106,8 @@ func (m *Manager) verboseInfo(ctx context.Context, p store.Pod) (string, error) 
 	}
 	if p.NetNS != "" {
 		var err error
-		if info.CNIResult, err = m.Network.Attachments(p.ID); err != nil {
-			m.Log.Warn("verbose status: cni result", "pod", p.ID, "err", err)
+		if info.CNIResult, err = m.cfg.Network.Attachments(p.ID); err != nil {
+			m.cfg.Log.Warn("verbose status: cni result", "pod", p.ID, "err", err)
 		}
 	}
 	b, err := json.Marshal(info)
@@ -119,5 +119,5 @@ func (m *Manager) verboseInfo(ctx context.Context, p store.Pod) (string, error) 
 
 // CgroupInfo describes the cgroup at path (an OCI cgroupsPath).
 func (m *Manager) CgroupInfo(path string) CgroupInfo {
-	return CgroupInfo{Path: path, Root: m.Cgroups.Root(), Mode: m.Cgroups.Mode(), Driver: "cgroupfs"}
+	return CgroupInfo{Path: path, Root: m.cfg.Cgroups.Root(), Mode: m.cfg.Cgroups.Mode(), Driver: "cgroupfs"}
 }

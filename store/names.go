@@ -57,10 +57,13 @@ func (l *Locks) Lock(id string) (unlock func()) {
 // Forget drops the lock of a removed object.
 func (l *Locks) Forget(id string) { l.m.Delete(id) }
 
-// NewID returns a new 64-hex-digit object ID, the form kubelet and crictl
-// expect (and print truncated).
+// IDLength is the length of a pod or container ID: 64 hex digits, the
+// form kubelet and crictl expect (and print truncated).
+const IDLength = 64
+
+// NewID returns a new object ID of IDLength hex digits.
 func NewID() string {
-	b := make([]byte, 32)
+	b := make([]byte, IDLength/2)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
 	}

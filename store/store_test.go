@@ -126,12 +126,12 @@ func TestSettleKeepsTheChangeWhenTheDiskFails(t *testing.T) {
 	if _, err := s.Settle("p", func(p *Pod) error { p.PausePid = 9; return nil }); err == nil {
 		t.Fatal("settle on a broken disk reported no error")
 	}
-	if got, _ := s.Get("p"); got.PausePid != 9 || s.Unsaved() != 1 {
-		t.Fatalf("in memory: %+v, unsaved %d", got, s.Unsaved())
+	if got, _ := s.Get("p"); got.PausePid != 9 || unsaved(s) != 1 {
+		t.Fatalf("in memory: %+v, unsaved %d", got, unsaved(s))
 	}
 	os.Remove(filepath.Join(dir, "p"))
 	deadline := time.Now().Add(20 * time.Second)
-	for s.Unsaved() != 0 && time.Now().Before(deadline) {
+	for unsaved(s) != 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s2, _ := New[Pod](dir, "pod.json", "pod sandbox")
@@ -156,4 +156,11 @@ func TestMatchLabels(t *testing.T) {
 			t.Errorf("MatchLabels(%v) = %v", tc.sel, got)
 		}
 	}
+}
+
+// unsaved counts records whose last change is not on disk yet.
+func unsaved[T Record](s *Store[T]) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.unsaved)
 }

@@ -64,10 +64,3 @@ func (s *Store[T]) retryUnsaved() {
 		}
 	}
 }
-
-// Unsaved counts records whose last change is not on disk yet.
-func (s *Store[T]) Unsaved() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.unsaved)
-}

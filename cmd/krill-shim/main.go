@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/krill-runtime/krill/oci/shimproto"
 )
 
 type options struct {
@@ -332,7 +334,7 @@ func (s *shim) finish(code, sig int, at time.Time) {
 	// forever, so the exit is not held up for long.
 	select {
 	case <-s.outputDone:
-	case <-time.After(5 * time.Second):
+	case <-time.After(shimproto.DrainTimeout):
 	}
 	s.log.close()
 

@@ -45,7 +45,7 @@ func check(cfg *config.Config, w io.Writer) int {
 		fmt.Fprintf(w, "%s %-14s %s\n", mark, what, detail)
 	}
 
-	cg, cgErr := cgroups.NewManager("/sys/fs/cgroup")
+	cg, cgErr := cgroups.New("/sys/fs/cgroup")
 	for _, name := range cfg.Runtime.HandlerNames() {
 		checkHandler(cfg, name, cg, report)
 	}

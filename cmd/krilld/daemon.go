@@ -128,14 +128,13 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	}
 	ctrs, err := container.New(container.Config{
 		StateDir:   filepath.Join(cfg.State, "containers"),
-		Containers: ctrStore, Pods: pods, Images: d.images, Runtimes: rts, Cgroups: cg, Events: evs,
+		Containers: ctrStore, Sandboxes: pods, Images: d.images, Runtimes: rts, Cgroups: cg, Events: evs,
 		DaemonOOMScoreAdj: oomAdj, NRI: d.nri, Log: log, AllowedAnnotations: allowedAnnotations(cfg),
 		AppArmor: &apparmor.Host{}, CDISpecDirs: cfg.CDI.SpecDirs,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pods.SetReaper(ctrs)
 	d.streams, err = streaming.New(streaming.Config{Address: cfg.Streaming.Address, Port: cfg.Streaming.Port}, ctrs)
 	if err != nil {
 		return nil, fmt.Errorf("streaming server: %w", err)
@@ -167,7 +166,7 @@ func start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*daemon, 
 	// Unavailable instead of "connection refused" and retry.
 	t := time.Now()
 	ctrs.Recover(ctx)
-	pods.Recover(ctx)
+	pods.Recover(ctx, ctrs)
 	// NRI after recovery: plugins are synchronised with what it found.
 	if err := d.nri.Start(); err != nil {
 		return nil, err
@@ -329,7 +328,7 @@ func allowedAnnotations(cfg *config.Config) spec.AllowedAnnotations {
 // newCgroups detects the host's cgroup layout and settles the configured
 // driver ("auto" becomes systemd or cgroupfs here, once).
 func newCgroups(driver string) (*cgroups.Manager, error) {
-	cg, err := cgroups.NewManager("/sys/fs/cgroup")
+	cg, err := cgroups.New("/sys/fs/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}

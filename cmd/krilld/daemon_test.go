@@ -176,7 +176,7 @@ func TestCheckHandlers(t *testing.T) {
 	os.MkdirAll(filepath.Join(cgRoot, "memory"), 0o755)
 	os.MkdirAll(filepath.Join(cgRoot, "unified"), 0o755)
 	os.WriteFile(filepath.Join(cgRoot, "unified", "cgroup.controllers"), []byte("hugetlb\n"), 0o644)
-	cg, err := cgroups.NewManager(cgRoot)
+	cg, err := cgroups.New(cgRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

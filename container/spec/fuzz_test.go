@@ -28,14 +28,12 @@ func FuzzGenerate(f *testing.F) {
 		}
 		in := podInput(t)
 		in.Config, in.Sandbox = ctr, pod
-		in.SeccompProfileRoot = filepath.Join(tmp, "seccomp")
 		in.AllowedAnnotations = AllowedAnnotations{Pod: []string{"*"}, Container: []string{"*"}}
 		if s, err := Generate(in); err == nil && (s.Process == nil || s.Root == nil || s.Root.Path != in.Rootfs) {
 			t.Fatalf("spec without process or with another root: %+v", s)
 		}
 		sin := sandboxInput(t)
 		sin.Config = pod
-		sin.SeccompProfileRoot = in.SeccompProfileRoot
 		GenerateSandbox(sin)
 		checkNoWriteOutside(t, tmp, in.Rootfs, sin.Rootfs)
 	})

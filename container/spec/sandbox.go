@@ -37,9 +37,8 @@ type SandboxInput struct {
 	Hostname string
 
 	// Krill additions.
-	ImageName          string // for the podsandbox.image-name annotation
-	SeccompProfileRoot string // for relative Localhost seccomp profiles
-	UnifiedCgroups     bool   // private cgroup namespace on pure cgroup v2
+	ImageName      string // for the podsandbox.image-name annotation
+	UnifiedCgroups bool   // private cgroup namespace on pure cgroup v2
 
 	// AllowedAnnotations are the CRI annotations that reach the spec.
 	AllowedAnnotations AllowedAnnotations
@@ -174,7 +173,7 @@ func generateSandbox(in SandboxInput) (*specs.Spec, error) {
 
 	// The sandbox security context has no AppArmor field; seccomp applies.
 	//lint:ignore SA1019 the deprecated field is still sent
-	seccomp, runtimeDefault, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged(), true, in.SeccompProfileRoot)
+	seccomp, runtimeDefault, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), sc.GetPrivileged(), true)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/cap"
 	"github.com/containerd/errdefs"
-	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -184,7 +183,7 @@ const (
 // critest). Privileged containers never get a filter. The capabilities
 // must already be in s: the default profile allows syscalls per capability.
 // runtimeDefault tells the result is the built-in profile.
-func seccompProfile(s *specs.Spec, sp *runtime.SecurityProfile, legacy string, privileged, defaultWhenUnset bool, profileRoot string) (_ *specs.LinuxSeccomp, runtimeDefault bool, _ error) {
+func seccompProfile(s *specs.Spec, sp *runtime.SecurityProfile, legacy string, privileged, defaultWhenUnset bool) (_ *specs.LinuxSeccomp, runtimeDefault bool, _ error) {
 	if privileged {
 		return nil, false, nil
 	}
@@ -209,7 +208,7 @@ func seccompProfile(s *specs.Spec, sp *runtime.SecurityProfile, legacy string, p
 	case runtime.SecurityProfile_RuntimeDefault:
 		return seccomp.DefaultProfile(s), true, nil
 	case runtime.SecurityProfile_Localhost:
-		p, err := loadSeccompProfile(strings.TrimPrefix(sp.GetLocalhostRef(), profileLocalhost), profileRoot)
+		p, err := loadSeccompProfile(strings.TrimPrefix(sp.GetLocalhostRef(), profileLocalhost))
 		return p, false, err
 	default:
 		return nil, false, fmt.Errorf("seccomp: unknown profile type %d: %w", sp.GetProfileType(), errdefs.ErrInvalidArgument)
@@ -233,21 +232,16 @@ func legacyProfile(p string) (*runtime.SecurityProfile, error) {
 }
 
 // loadSeccompProfile reads an OCI seccomp JSON profile. kubelet sends
-// absolute paths; a relative one is taken inside profileRoot, never outside.
-func loadSeccompProfile(ref, profileRoot string) (*specs.LinuxSeccomp, error) {
+// absolute paths (it resolves them under its own seccomp root); Krill has no
+// profile root of its own, so a relative one is refused.
+func loadSeccompProfile(ref string) (*specs.LinuxSeccomp, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("seccomp: Localhost profile without a path: %w", errdefs.ErrInvalidArgument)
 	}
-	file := ref
 	if !filepath.IsAbs(ref) {
-		if profileRoot == "" {
-			return nil, fmt.Errorf("seccomp: relative profile %q and no seccomp profile root: %w", ref, errdefs.ErrInvalidArgument)
-		}
-		var err error
-		if file, err = securejoin.SecureJoin(profileRoot, ref); err != nil {
-			return nil, fmt.Errorf("seccomp: resolve profile %q: %w", ref, err)
-		}
+		return nil, fmt.Errorf("seccomp: profile path %q is not absolute: %w", ref, errdefs.ErrInvalidArgument)
 	}
+	file := ref
 	data, err := os.ReadFile(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

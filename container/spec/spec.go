@@ -25,7 +25,7 @@ import (
 // uses the host's.
 type Namespaces struct{ NetNS, IPC, UTS, PID, User string }
 
-// Input is everything Generate needs. Fields after SeccompProfileRoot are
+// Input is everything Generate needs. Fields after DaemonOOMScoreAdj are
 // Krill additions to the design contract; their zero values are safe.
 type Input struct {
 	ID      string
@@ -44,8 +44,6 @@ type Input struct {
 	// DaemonOOMScoreAdj is krilld's own oom_score_adj: a container never
 	// gets a lower one (the host cannot lower it, see machine notes).
 	DaemonOOMScoreAdj int
-	// SeccompProfileRoot is where relative Localhost seccomp profiles live.
-	SeccompProfileRoot string
 
 	// SandboxID and ImageName feed the io.kubernetes.cri.* annotations.
 	SandboxID string
@@ -173,7 +171,7 @@ func generate(in Input) (*specs.Spec, error) {
 	// "should support nil profile, which is unconfined"); kubelet always
 	// sets one explicitly.
 	//lint:ignore SA1019 the deprecated field is still sent
-	seccomp, _, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), privileged, false, in.SeccompProfileRoot)
+	seccomp, _, err := seccompProfile(s, sc.GetSeccomp(), sc.GetSeccompProfilePath(), privileged, false)
 	if err != nil {
 		return nil, err
 	}

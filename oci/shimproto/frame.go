@@ -1,6 +1,6 @@
 // Package shimproto is the wire format of krill-shim's attach socket,
 // shared by the shim (cmd/krill-shim) and krilld (package oci) so that the
-// two ends cannot drift apart. It imports only io and errors: the shim
+// two ends cannot drift apart. It imports only io, errors and time: the shim
 // must stay tiny.
 //
 // A frame is one kind byte, a 4-byte big-endian length and that many bytes
@@ -10,7 +10,14 @@ package shimproto
 import (
 	"errors"
 	"io"
+	"time"
 )
+
+// DrainTimeout is how long the shim waits, after the container's init
+// exits, for its output pipes to reach EOF before it writes the exit file
+// anyway (a daemonised grandchild may hold them open for ever). krilld's
+// wait for a shim to exit is derived from it, so the two cannot drift.
+const DrainTimeout = 5 * time.Second
 
 // Frame kinds.
 const (
