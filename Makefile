@@ -118,7 +118,10 @@ bench: build
 # v2.4.2 (built from the Go module proxy, hack/build-containerd.sh), both
 # on private paths, BENCH_ROUNDS rounds each interleaved A B A B; medians
 # and ratios, then each round. Output also in test/out/bench-compare.txt.
-# BENCH_RUNTIMES=krill measures Krill alone; BENCH_ARGS adds benchcmp flags.
+# BENCH_RUNTIMES=krill measures Krill alone; KRILL_BIN=dir measures the
+# krilld, krill-shim and krill-pause of another checkout; BENCH_ARGS adds
+# benchcmp flags (bin/benchcmp -h).
+KRILL_BIN ?= $(BIN)
 BENCH_ROUNDS ?= 2
 BENCH_SEQUENTIAL ?= 20
 BENCH_BURSTS ?= 3
@@ -130,7 +133,7 @@ bench-compare: build
 	$(GO) build -o $(BIN)/benchcmp ./test/benchcmp
 	@mkdir -p test/out
 	set -o pipefail; $(BIN)/benchcmp -rounds $(BENCH_ROUNDS) -sequential $(BENCH_SEQUENTIAL) \
-		-bursts $(BENCH_BURSTS) -burst-size $(BENCH_BURST_SIZE) -kept $(BENCH_KEPT) -runtimes $(BENCH_RUNTIMES) \
+		-bursts $(BENCH_BURSTS) -burst-size $(BENCH_BURST_SIZE) -kept $(BENCH_KEPT) -runtimes $(BENCH_RUNTIMES) -krill-bin $(KRILL_BIN) \
 		-containerd-bin "$$(if [[ $(BENCH_RUNTIMES) == *containerd* ]]; then bash hack/build-containerd.sh; fi)" \
 		$(BENCH_ARGS) | tee test/out/bench-compare.txt
 

@@ -40,6 +40,9 @@ func compare(o *options) error {
 	defer b.cleanup()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	// A closed stdout (`| head`) must fail writes, not kill the run
+	// before it has cleaned up.
+	signal.Ignore(syscall.SIGPIPE)
 	go func() {
 		<-sig
 		fmt.Fprintln(os.Stderr, "benchcmp: interrupted, cleaning up")
