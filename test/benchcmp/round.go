@@ -129,6 +129,13 @@ func (w *workload) kept(res *result) error {
 		shim, infra := w.perPodPSS(pods)
 		res.ShimPSS, res.InfraPSS = shim/float64(w.Kept), infra/float64(w.Kept)
 	}
+	// Idle first: the stats calls' own after-effects are not idle time.
+	if c0, ok := w.cpu(); ok {
+		t0 := time.Now()
+		time.Sleep(w.Idle)
+		c1, _ := w.cpu()
+		res.IdleCPU = 100 * float64(c1-c0) / float64(time.Since(t0))
+	}
 	var stats []time.Duration
 	for i := 0; i < w.StatsCalls; i++ {
 		ctx, cancel := w.ctx()
@@ -145,12 +152,6 @@ func (w *workload) kept(res *result) error {
 		}
 	}
 	res.StatsP50 = ms(p50(stats))
-	if c0, ok := w.cpu(); ok {
-		t0 := time.Now()
-		time.Sleep(w.Idle)
-		c1, _ := w.cpu()
-		res.IdleCPU = 100 * float64(c1-c0) / float64(time.Since(t0))
-	}
 	if err := w.stopAll(pods); err != nil {
 		return err
 	}

@@ -62,10 +62,6 @@ type result struct {
 	IdleCPU      float64            // % of one CPU with Kept pods, nothing asked
 }
 
-// RPC names in the order they are printed.
-var rpcNames = []string{"RunPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
-	"RemoveContainer", "StopPodSandbox", "RemovePodSandbox"}
-
 func (w *workload) dial() (*grpc.ClientConn, error) {
 	addr := w.Endpoint
 	if !strings.HasPrefix(addr, "unix://") {
