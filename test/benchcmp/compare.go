@@ -146,6 +146,7 @@ func (b *bench) newDaemon(name string) (*daemon, error) {
 		cgroup: b.cgroupRoot + "/" + name,
 		bridge: fmt.Sprintf("krbench%d", n),
 		subnet: fmt.Sprintf("10.91.%d.0/24", n),
+		net:    fmt.Sprintf("krbench%d", n),
 	}
 	d.sock = filepath.Join(d.dir, name+".sock")
 	b.daemons = append(b.daemons, d)

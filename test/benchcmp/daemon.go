@@ -24,6 +24,7 @@ type daemon struct {
 	cgroup string // cgroupfs path, e.g. /krill-bench-123/krill
 	bridge string
 	subnet string
+	net    string // CNI network name, unique to this run (libcni's cache in /var/lib/cni is shared)
 	argv   []string
 	env    []string
 	cmd    *exec.Cmd
@@ -36,11 +37,11 @@ type daemon struct {
 // No loopback plugin: Krill brings lo up itself, containerd runs its
 // built-in loopback network as it always does.
 func (d *daemon) conflist() string {
-	return fmt.Sprintf(`{"cniVersion":"1.0.0","name":"bench-%s","plugins":[
+	return fmt.Sprintf(`{"cniVersion":"1.0.0","name":%q,"plugins":[
  {"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"hairpinMode":true,
   "ipam":{"type":"host-local","ranges":[[{"subnet":%q}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":%q}},
  {"type":"portmap","capabilities":{"portMappings":true}}]}
-`, d.name, d.bridge, d.subnet, filepath.Join(d.dir, "ipam"))
+`, d.net, d.bridge, d.subnet, filepath.Join(d.dir, "ipam"))
 }
 
 // start writes the CNI config, puts a shell into the daemon's cpuacct
@@ -136,8 +137,32 @@ func (d *daemon) stop() {
 		d.cmd.Process.Kill()
 		<-done
 	}
-	for _, pid := range cgroupTreePIDs(filepath.Join(cpuacctMount, d.cgroup)) {
-		fmt.Fprintf(os.Stderr, "benchcmp: %s left process %d, killing it\n", d.name, pid)
+	cg := filepath.Join(cpuacctMount, d.cgroup)
+	left := cgroupTreePIDs(cg)
+	if len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "benchcmp: %s left %d processes (shims, pods), killing them\n", d.name, len(left))
+	}
+	for _, pid := range left {
 		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// Their cgroups can only be removed once they are gone.
+	for i := 0; i < 50 && len(cgroupTreePIDs(cg)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.removeCNICache()
+}
+
+// removeCNICache removes libcni's cached results of this run's network
+// (and of containerd's loopback network for the same pods) that a pod
+// killed without a CNI DEL left in the shared /var/lib/cni/results.
+func (d *daemon) removeCNICache() {
+	const dir = "/var/lib/cni/results"
+	files, _ := filepath.Glob(filepath.Join(dir, d.net+"-*"))
+	for _, f := range files {
+		id := strings.TrimPrefix(filepath.Base(f), d.net+"-")
+		if i := strings.LastIndex(id, "-"); i > 0 {
+			os.Remove(filepath.Join(dir, "cni-loopback-"+id[:i]+"-lo"))
+		}
+		os.Remove(f)
 	}
 }
