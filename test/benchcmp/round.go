@@ -172,7 +172,12 @@ func (w *workload) perPodPSS(pods []*pod) (shim, infra float64) {
 	}
 	for _, p := range pods {
 		dir := filepath.Join(cpuacctMount, p.cfg.Linux.CgroupParent)
-		subs, _ := os.ReadDir(dir)
+		subs, err := os.ReadDir(dir)
+		if err != nil {
+			// A runtime that ignored the cgroup parent: its pods' memory
+			// would silently count as 0.
+			fmt.Fprintf(os.Stderr, "benchcmp: pod %s has no cgroup at its parent: %v\n", p.name, err)
+		}
 		for _, s := range subs {
 			if !s.IsDir() || strings.Contains(s.Name(), p.ctrID) {
 				continue
