@@ -118,7 +118,8 @@ bench: build
 # v2.4.2 (built from the Go module proxy, hack/build-containerd.sh), both
 # on private paths, BENCH_ROUNDS rounds each interleaved A B A B; medians
 # and ratios, then each round. Output also in test/out/bench-compare.txt.
-# BENCH_RUNTIMES=krill measures Krill alone; KRILL_BIN=dir measures the
+# BENCH_RUNTIMES=krill measures Krill alone, BENCH_RUNTIMES=krill,krill=DIR
+# compares this build with the one in DIR; KRILL_BIN=dir measures the
 # krilld, krill-shim and krill-pause of another checkout; BENCH_ARGS adds
 # benchcmp flags (bin/benchcmp -h).
 KRILL_BIN ?= $(BIN)

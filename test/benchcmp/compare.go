@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,26 +59,9 @@ func compare(o *options) error {
 	if out, err := exec.Command("bash", filepath.Join(o.testDir, "images", "mirrors.sh"), certs, port).CombinedOutput(); err != nil {
 		return fmt.Errorf("mirrors.sh: %v: %s", err, out)
 	}
-	p := paths{runc: o.runc, certsDir: certs, pauseImage: o.pauseImage}
-	if p.krillBin, err = filepath.Abs(o.krillBin); err != nil {
-		return err
-	}
-	if p.containerdBin, err = filepath.Abs(o.containerdBin); err != nil {
-		return err
-	}
-	configure := map[string]func(*daemon, paths) error{"krill": krillDaemon, "containerd": containerdDaemon}
-	for _, name := range strings.Split(o.runtimes, ",") {
-		if configure[name] == nil {
-			return fmt.Errorf("unknown runtime %q (krill, containerd)", name)
-		}
-		d, err := b.newDaemon(name)
+	for i, spec := range strings.Split(o.runtimes, ",") {
+		d, err := b.startDaemon(i, spec, o, paths{runc: o.runc, certsDir: certs, pauseImage: o.pauseImage})
 		if err != nil {
-			return err
-		}
-		if err := configure[name](d, p); err != nil {
-			return err
-		}
-		if err := d.start(); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "benchcmp: %s running (pid %d, %s, bridge %s %s)\n", d.label, d.cmd.Process.Pid, d.sock, d.bridge, d.subnet)
@@ -132,23 +116,59 @@ func (b *bench) startRegistry(testDir string) (string, error) {
 	return strings.TrimSpace(string(port)), err
 }
 
-// newDaemon gives a runtime its directory, socket, cgroup, and a bridge
-// and subnet number no other test process holds.
-func (b *bench) newDaemon(name string) (*daemon, error) {
+// startDaemon starts the runtime spec names: "krill" or "containerd"
+// (binaries from -krill-bin, -containerd-bin), or "krill=DIR" for the
+// build in DIR, so two Krill builds can be compared with each other.
+func (b *bench) startDaemon(i int, spec string, o *options, p paths) (*daemon, error) {
+	kind, bin, _ := strings.Cut(spec, "=")
+	configure := map[string]func(*daemon, paths) error{"krill": krillDaemon, "containerd": containerdDaemon}[kind]
+	if configure == nil {
+		return nil, fmt.Errorf("unknown runtime %q (krill, containerd, krill=DIR)", spec)
+	}
+	var err error
+	if p.krillBin, err = filepath.Abs(cmp.Or(bin, o.krillBin)); err != nil {
+		return nil, err
+	}
+	if p.containerdBin, err = filepath.Abs(cmp.Or(bin, o.containerdBin)); err != nil {
+		return nil, err
+	}
+	d, err := b.newDaemon(i, kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := configure(d, p); err != nil {
+		return nil, err
+	}
+	if err := d.start(); err != nil {
+		return nil, err
+	}
+	// Table columns are keyed by label: two builds of one version differ
+	// by their directory.
+	for _, other := range b.daemons[:len(b.daemons)-1] {
+		if other.label == d.label {
+			d.label += " (" + p.krillBin + ")"
+		}
+	}
+	return d, nil
+}
+
+// newDaemon gives runtime number i its directory, socket, cgroup, and a
+// bridge and subnet number no other test process holds.
+func (b *bench) newDaemon(i int, kind string) (*daemon, error) {
 	n, slot, err := reserveSlot()
 	if err != nil {
 		return nil, err
 	}
 	b.slots = append(b.slots, slot)
 	d := &daemon{
-		name:   name,
-		dir:    filepath.Join(b.dir, name[:1]),
-		cgroup: b.cgroupRoot + "/" + name,
+		name:   kind,
+		dir:    filepath.Join(b.dir, fmt.Sprint(i)),
+		cgroup: fmt.Sprintf("%s/%d-%s", b.cgroupRoot, i, kind),
 		bridge: fmt.Sprintf("krbench%d", n),
 		subnet: fmt.Sprintf("10.91.%d.0/24", n),
 		net:    fmt.Sprintf("krbench%d", n),
 	}
-	d.sock = filepath.Join(d.dir, name+".sock")
+	d.sock = filepath.Join(d.dir, kind+".sock")
 	b.daemons = append(b.daemons, d)
 	return d, os.MkdirAll(d.dir, 0o711)
 }
@@ -186,7 +206,7 @@ func (b *bench) cleanup() {
 			os.MkdirAll(b.logDir, 0o755)
 			for _, d := range b.daemons {
 				if log, err := os.ReadFile(filepath.Join(d.dir, d.name+".log")); err == nil {
-					os.WriteFile(filepath.Join(b.logDir, d.name+".log"), log, 0o644)
+					os.WriteFile(filepath.Join(b.logDir, filepath.Base(d.dir)+"-"+d.name+".log"), log, 0o644)
 				}
 			}
 		}

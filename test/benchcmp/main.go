@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&o.containerdBin, "containerd-bin", "/var/cache/krill-test-containerd/v2.4.2", "directory of containerd and containerd-shim-runc-v2 (hack/build-containerd.sh)")
 	flag.StringVar(&o.runc, "runc", "/usr/sbin/runc", "runc binary of both runtimes")
 	flag.StringVar(&o.testDir, "test-dir", "test", "the repository's test/ directory (images/serve.sh, images/mirrors.sh)")
-	flag.StringVar(&o.runtimes, "runtimes", "krill,containerd", "runtimes compared, in this order (the ratio is first / second); one alone measures just it")
+	flag.StringVar(&o.runtimes, "runtimes", "krill,containerd", "runtimes compared, in this order (the ratio is first / second): krill, containerd, or krill=DIR (the build in DIR, e.g. to compare two builds); one alone measures just it")
 	flag.StringVar(&o.logDir, "log-dir", "test/out/benchcmp", "where the runtimes' logs of the last run are kept")
 	flag.Parse()
 	if os.Geteuid() != 0 {
