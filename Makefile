@@ -11,7 +11,7 @@ LOG ?= /var/log/krilld.log
 # staticcheck pinned (v0.8.2 runs clean with Go 1.26); `make lint` installs it if missing.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help deps build run stop test unit fault lint bench fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci tour e2e test-runc clean
+.PHONY: help deps build run stop test unit fault lint bench bench-compare fuzz critest critest-bench e2e-kubelet install test-vm test-vm-ci tour e2e test-runc clean
 
 help:
 	@echo "make run         install what is missing, build, start krilld (embedded defaults)"
@@ -19,6 +19,7 @@ help:
 	@echo "make unit        each package's own tests (fast; no krilld)"
 	@echo "make e2e         real pods and containers through a krilld: test/e2e and test/fault"
 	@echo "make bench       benchmarks (pull, pod and container lifecycle, shim RSS)"
+	@echo "make bench-compare  the same pod workload on Krill and a reference containerd, interleaved rounds"
 	@echo "make fuzz        each fuzz target for FUZZTIME (default 30s); make unit runs their seeds"
 	@echo "make critest     critest conformance only;  make critest-bench: critest --benchmark"
 	@echo "make fault       fault injection: crashes, full disk, dead shims, hung plugins; leak checks"
@@ -112,6 +113,30 @@ lint:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./...
+
+# Issue 19's table: the same CRI workload on Krill and on containerd
+# v2.4.2 (built from the Go module proxy, hack/build-containerd.sh), both
+# on private paths, BENCH_ROUNDS rounds each interleaved A B A B; medians
+# and ratios, then each round. Output also in test/out/bench-compare.txt.
+# BENCH_RUNTIMES=krill measures Krill alone, BENCH_RUNTIMES=krill,krill=DIR
+# compares this build with the one in DIR; KRILL_BIN=dir measures the
+# krilld, krill-shim and krill-pause of another checkout; BENCH_ARGS adds
+# benchcmp flags (bin/benchcmp -h).
+KRILL_BIN ?= $(BIN)
+BENCH_ROUNDS ?= 2
+BENCH_SEQUENTIAL ?= 20
+BENCH_BURSTS ?= 3
+BENCH_BURST_SIZE ?= 10
+BENCH_KEPT ?= 20
+BENCH_RUNTIMES ?= krill,containerd
+bench-compare: build
+	bash test/images/build.sh >&2
+	$(GO) build -o $(BIN)/benchcmp ./test/benchcmp
+	@mkdir -p test/out
+	set -o pipefail; $(BIN)/benchcmp -rounds $(BENCH_ROUNDS) -sequential $(BENCH_SEQUENTIAL) \
+		-bursts $(BENCH_BURSTS) -burst-size $(BENCH_BURST_SIZE) -kept $(BENCH_KEPT) -runtimes $(BENCH_RUNTIMES) -krill-bin $(KRILL_BIN) \
+		-containerd-bin "$$(if [[ $(BENCH_RUNTIMES) == *containerd* ]]; then bash hack/build-containerd.sh; fi)" \
+		$(BENCH_ARGS) | tee test/out/bench-compare.txt
 
 # Go's fuzzer runs one target per invocation. Seeds live in
 # <pkg>/testdata/fuzz/<target>; findings are written there too, so they
