@@ -78,6 +78,16 @@ func repoRoot(t testing.TB) string {
 	return r
 }
 
+// binDir holds the krilld, krill-shim and krill-pause under test: the
+// repository's bin/, or $KRILL_E2E_BIN, so that a benchmark can compare
+// two builds side by side (interleaved runs) without rebuilding.
+func binDir(t testing.TB) string {
+	if d := os.Getenv("KRILL_E2E_BIN"); d != "" {
+		return d
+	}
+	return filepath.Join(repoRoot(t), "bin")
+}
+
 // newEnv starts a registry with the test image and a krilld.
 func newEnv(t testing.TB) *env {
 	t.Helper()
@@ -93,7 +103,6 @@ func newEnvWith(t testing.TB, opts envOptions) *env {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	root := repoRoot(t)
 	// Short: shim sockets live below it and unix socket paths are limited
 	// to 108 bytes.
 	dir, err := os.MkdirTemp("/tmp", "k")
@@ -142,7 +151,7 @@ plugin_path = %q
 plugin_config_path = %q
 %s
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.sock,
-		filepath.Join(root, "bin", "krill-shim"), filepath.Join(root, "bin", "krill-pause"), opts.runtimeConfig,
+		filepath.Join(binDir(t), "krill-shim"), filepath.Join(binDir(t), "krill-pause"), opts.runtimeConfig,
 		filepath.Join(dir, "certs.d"), netd,
 		e.nriSocket(), filepath.Join(dir, "nri-plugins"), filepath.Join(dir, "nri-conf.d"), opts.extraConfig)), 0o644)
 	if opts.metrics {
@@ -191,7 +200,7 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.cmd = exec.Command(filepath.Join(repoRoot(e.t), "bin", "krilld"), "--config", e.cfgFile)
+	e.cmd = exec.Command(filepath.Join(binDir(e.t), "krilld"), "--config", e.cfgFile)
 	if e.private {
 		// exec keeps the pid, so kill() and cleanup still reach krilld.
 		e.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
