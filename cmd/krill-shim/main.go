@@ -37,6 +37,7 @@ type shim struct {
 	clientsClosed bool
 
 	initPid    int
+	initFd     int           // pidfd of the init, taken while it was an unreaped child; -1 if none
 	initReaped bool          // only touched by reap()
 	outputDone chan struct{} // closed when all output streams reached EOF
 	exited     chan struct{} // closed once the exit file is written
@@ -179,6 +180,11 @@ func (s *shim) create() error {
 	}
 	if s.initPid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
 		return errors.New("runc create: bad pid file " + strconv.Quote(string(b)))
+	}
+	// runc has exited, so the init is our (unreaped) child now: a pidfd
+	// taken here names it for good, whatever reuses its pid later.
+	if s.initFd, err = unix.PidfdOpen(s.initPid, unix.PIDFD_NONBLOCK); err != nil {
+		s.initFd = -1
 	}
 
 	if console != nil {
