@@ -92,3 +92,23 @@ func TestReleaseThenDelete(t *testing.T) {
 		t.Errorf("shim dir left: %v", err)
 	}
 }
+
+// A signal that ends the init races the shim's own exit (exit file, ack
+// from a waiter, exit) with its answer: either way Signal succeeds.
+func TestSignalRacesShimExit(t *testing.T) {
+	r, _ := newTestRuntime(t)
+	for i := 0; i < 5; i++ {
+		id := sleeper(t, r)
+		waited := make(chan error, 1)
+		go func() { _, err := r.Wait(context.Background(), id); waited <- err }()
+		if err := r.Signal(context.Background(), id, syscall.SIGKILL); err != nil {
+			t.Fatalf("signal #%d: %v", i, err)
+		}
+		if err := <-waited; err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Signal(context.Background(), id, syscall.SIGTERM); err != nil {
+			t.Errorf("signal after the exit: %v", err)
+		}
+	}
+}
