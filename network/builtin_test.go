@@ -202,3 +202,32 @@ func TestBuiltinBridgeDualStack(t *testing.T) {
 	}
 	tn.assertNoLeaks(t, a.ID, resA.IP)
 }
+
+// An ADD that fails half-way (here: the pod already has an eth0) leaves
+// no address taken and no veth on the bridge.
+func TestBuiltinBridgeFailedAddLeaksNothing(t *testing.T) {
+	tn := newBuiltinTestNet(t)
+	p := tn.newPod(t)
+	res := tn.setup(t, p)
+	list, _, err := tn.m.loadNetwork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "other", "CNI_NETNS": p.NetNS, "CNI_IFNAME": "eth0"}
+	if _, err := bridgeAdd(list.Plugins[0].Bytes, env); err == nil {
+		t.Fatal("a second eth0 in the pod was added")
+	}
+	allocs, _ := os.ReadDir(filepath.Join(tn.dataDir, tn.name))
+	for _, a := range allocs {
+		if ip := net.ParseIP(a.Name()); ip != nil && a.Name() != res.IP {
+			t.Errorf("failed ADD left allocation %s", a.Name())
+		}
+	}
+	if ports, _ := os.ReadDir("/sys/class/net/" + tn.bridge + "/brif"); len(ports) != 1 {
+		t.Errorf("bridge ports after the failed ADD: %d, want 1", len(ports))
+	}
+	if err := tn.m.Teardown(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	tn.assertNoLeaks(t, p.ID, res.IP)
+}

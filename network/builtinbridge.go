@@ -242,7 +242,10 @@ func addVeth(br netlink.Link, conf *bridgeConf, ifName, netnsPath string) (netli
 		host, err = netlink.LinkByName(name)
 	}
 	if err != nil {
-		netlink.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}})
+		// Deleting takes the link's index: look it up by name.
+		if l, lerr := netlink.LinkByName(name); lerr == nil {
+			netlink.LinkDel(l) // the pod's end goes with it
+		}
 		return nil, fmt.Errorf("%s: set up %s on %s: %w", builtinBridgeType, name, br.Attrs().Name, err)
 	}
 	return host, nil
