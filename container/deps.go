@@ -29,6 +29,8 @@ type ociRuntime interface {
 	Create(ctx context.Context, o oci.CreateOpts) (int, error)
 	Start(ctx context.Context, id string) error
 	Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error
+	Signal(ctx context.Context, id string, sig syscall.Signal) error
+	Release(ctx context.Context, id string) error
 	Wait(ctx context.Context, id string) (*oci.Exit, error)
 	Exited(id string) *oci.Exit
 	Delete(ctx context.Context, id string) error

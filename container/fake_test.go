@@ -101,6 +101,21 @@ func (f *fakeRuntime) Kill(ctx context.Context, id string, sig syscall.Signal, a
 	return nil
 }
 
+// Signal is the shim's pidfd signal to the init alone (StopContainer's).
+func (f *fakeRuntime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
+	f.add("signal %s", sig)
+	if slices.Contains(f.exitOn, sig) {
+		f.exit(id)
+	}
+	return nil
+}
+
+// Release is the exit path's `runc delete` of an exited container.
+func (f *fakeRuntime) Release(ctx context.Context, id string) error {
+	f.add("runc release")
+	return nil
+}
+
 func (f *fakeRuntime) Delete(ctx context.Context, id string) error {
 	f.add("runc delete")
 	return f.deleteErr

@@ -28,6 +28,8 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 		if err := m.Stop(ctx, c.ID, 0); err != nil {
 			return err
 		}
+	} else {
+		m.awaitRelease(ctx, c.ID)
 	}
 	defer m.locks.Lock(c.ID)()
 	rt, err := m.runtime(c)

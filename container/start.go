@@ -196,6 +196,7 @@ func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 		m.emit(c, runtime.ContainerEventType_CONTAINER_STOPPED_EVENT)
 		// Before closeExited: a Stop returns only once plugins know.
 		m.cfg.NRI.StopContainer(context.Background(), c)
+		m.releaseRuntime(id)
 	}
 	m.closeExited(id)
 }

@@ -42,7 +42,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 	done := m.exitedChan(c.ID)
 	if timeout > 0 {
 		sig := m.stopSignal(c)
-		if err := rt.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsNotFound(err) {
+		if err := rt.Signal(ctx, c.ID, sig); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("signal container %s: %w", c.ID, err)
 		}
 		select {
@@ -53,7 +53,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout int64) error {
 			return ctx.Err()
 		}
 	}
-	if err := rt.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsNotFound(err) {
+	if err := m.killAll(ctx, rt, c); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("kill container %s: %w", c.ID, err)
 	}
 	if !m.waitExit(ctx, c.ID, 30*time.Second) {

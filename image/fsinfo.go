@@ -28,7 +28,7 @@ type usageCache struct {
 	bytes  uint64
 	inodes uint64
 
-	kick    chan struct{} // a pull or removal changed the store: measure soon
+	kick    chan struct{} // a pull or image removal changed the store: measure soon
 	stop    chan struct{}
 	stopped sync.WaitGroup
 }
@@ -95,7 +95,12 @@ func (s *Service) measureUsage(ctx context.Context, onlyFirst bool) error {
 }
 
 // refreshUsage measures the store at once, then every interval and after
-// each change, until Close.
+// each pull or image removal, until Close. The background garbage
+// collection that follows every container and pod removal asks for no
+// measure: under pod churn that was a walk of every file of every layer
+// per removal, twice per pod lifecycle (~0.6 s of CPU for a 4 GB, 72k-file
+// tree here), for a figure kubelet reads every 10 s; the interval's
+// measure sees what it freed, as containerd's 10 s usage collection does.
 func (s *Service) refreshUsage(interval time.Duration) {
 	defer s.usage.stopped.Done()
 	t := time.NewTicker(interval)

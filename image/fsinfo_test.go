@@ -80,3 +80,26 @@ func TestRemoveRootfsDoesNotCollectInline(t *testing.T) {
 		t.Errorf("background collection left %d snapshot dirs; want %d", countEntries(t, snapshots), before-1)
 	}
 }
+
+// The background garbage collection (one per container or pod removal)
+// asks for no walk of the store; a pull or an image removal does, at once.
+func TestUsageNotRemeasuredAfterCollection(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, func(c *Config) { c.UsageRefresh = time.Hour })
+	_, before, _, err := s.FsInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.cfg.Root, "big"), make([]byte, 4<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.collectNow()
+	time.Sleep(300 * time.Millisecond)
+	if _, now, _, _ := s.FsInfo(ctx); now != before {
+		t.Fatalf("a collection made the store be walked again: %d -> %d", before, now)
+	}
+	s.usage.changed()
+	if !testregistry.WaitFor(10*time.Second, func() bool { _, now, _, _ := s.FsInfo(ctx); return now >= before+4<<20 }) {
+		t.Error("a pull's change was not measured")
+	}
+}

@@ -65,5 +65,4 @@ func (s *Service) collectNow() {
 	if err := s.gc(s.ns(context.Background())); err != nil {
 		s.log.Warn("background image garbage collection", "err", err)
 	}
-	s.usage.changed()
 }

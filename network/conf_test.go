@@ -128,7 +128,7 @@ func TestDefaultNetwork(t *testing.T) {
 			for _, p := range list.Plugins {
 				types = append(types, p.Network.Type)
 			}
-			if !reflect.DeepEqual(types, []string{"bridge", "portmap"}) {
+			if !reflect.DeepEqual(types, []string{builtinBridgeType, "portmap"}) {
 				t.Fatalf("plugins = %v", types)
 			}
 			// A pod without host ports gets the list without portmap.
@@ -141,7 +141,7 @@ func TestDefaultNetwork(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(own.Plugins) != 1 || own.Plugins[0].Network.Type != "bridge" {
+				if len(own.Plugins) != 1 || own.Plugins[0].Network.Type != builtinBridgeType {
 					t.Errorf("pod without host ports %v: plugins %d, first %s", pms, len(own.Plugins), own.Plugins[0].Network.Type)
 				}
 			}

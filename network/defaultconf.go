@@ -63,7 +63,7 @@ func defaultConflist(cidrs []string, portmap bool) ([]byte, error) {
 	}
 	plugins := []any{
 		map[string]any{
-			"type":      "bridge",
+			"type":      builtinBridgeType,
 			"bridge":    DefaultBridge,
 			"isGateway": true,
 			// Never masquerade pod traffic out of the host: pods reach

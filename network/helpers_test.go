@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -183,48 +182,14 @@ func (tn *testNet) newPod(tb testing.TB) PodNetwork {
 	return PodNetwork{ID: id, Name: "pod-" + id[:8], Namespace: "krill-test", UID: "uid-" + id[:8], NetNS: path}
 }
 
-// inNetNS runs fn on an OS thread switched into the network namespace at
-// path. Sockets created in fn belong to that namespace for their whole life.
-func inNetNS(tb testing.TB, path string, fn func() error) error {
-	tb.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(path)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		// Only a thread back in its own namespace may serve other goroutines;
-		// otherwise it dies with this goroutine (still locked).
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {
-			goruntime.UnlockOSThread()
-		}
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // serveToken listens on addr inside the netns and answers every connection
 // with token, so a client can tell which pod it reached.
 func serveToken(tb testing.TB, nsPath, addr, token string) {
 	tb.Helper()
 	var l net.Listener
-	err := inNetNS(tb, nsPath, func() error {
+	err := inNetNS(nsPath, func() error {
 		var err error
-		l, err = net.Listen("tcp4", addr)
+		l, err = net.Listen("tcp", addr)
 		return err
 	})
 	if err != nil {
@@ -250,14 +215,14 @@ func readToken(tb testing.TB, nsPath, addr string) (string, error) {
 	var c net.Conn
 	dial := func() error {
 		var err error
-		c, err = net.DialTimeout("tcp4", addr, 5*time.Second)
+		c, err = net.DialTimeout("tcp", addr, 5*time.Second)
 		return err
 	}
 	var err error
 	if nsPath == "" {
 		err = dial()
 	} else {
-		err = inNetNS(tb, nsPath, dial)
+		err = inNetNS(nsPath, dial)
 	}
 	if err != nil {
 		return "", err

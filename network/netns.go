@@ -52,15 +52,37 @@ func (m *Manager) CreateNetNS(podID string) (string, error) {
 }
 
 // newNetNSAt unshares a network namespace on a dedicated OS thread and
-// bind-mounts it onto path. The thread is never handed back to the Go
-// scheduler: it lives in the new namespace, and a goroutine that exits while
-// still locked takes its thread down with it. That is simpler and safer than
-// switching the thread back.
+// bind-mounts it onto path (see onLostThread).
+func newNetNSAt(path string) error {
+	return onLostThread(func() error { return unshareAndMount(path) })
+}
+
+// inNetNS runs fn on a dedicated OS thread that has joined the network
+// namespace at path (see onLostThread): netlink sockets and /proc/sys/net
+// files fn opens are that namespace's.
+func inNetNS(path string, fn func() error) error {
+	ns, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", path, err)
+	}
+	defer ns.Close()
+	return onLostThread(func() error {
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("enter netns %s: %w", path, err)
+		}
+		return fn()
+	})
+}
+
+// onLostThread runs fn on a locked OS thread that is never handed back to
+// the Go scheduler: fn may move it into another namespace, and a goroutine
+// that exits while still locked takes its thread down with it. That is
+// simpler and safer than switching the thread back.
 //
 // The one thread Go cannot take down is the main one (it is wedged
 // instead, and /proc/self/ns/net would then name the pod's namespace for
-// the rest of the daemon's life), so the work never runs there.
-func newNetNSAt(path string) error {
+// the rest of the daemon's life), so fn never runs there.
+func onLostThread(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
@@ -68,13 +90,16 @@ func newNetNSAt(path string) error {
 			// On the main thread: while it stays locked here, the inner
 			// goroutine is certain to get another thread.
 			inner := make(chan error, 1)
-			go func() { inner <- unshareAndMount(path) }()
+			go func() {
+				goruntime.LockOSThread()
+				inner <- fn()
+			}()
 			err := <-inner
 			goruntime.UnlockOSThread()
 			errc <- err
 			return
 		}
-		errc <- unshareAndMount(path) // no UnlockOSThread: see above
+		errc <- fn() // no UnlockOSThread: see above
 	}()
 	return <-errc
 }
@@ -82,7 +107,6 @@ func newNetNSAt(path string) error {
 // unshareAndMount moves the calling thread into a new network namespace
 // and pins it on path. The caller's thread must be locked and is lost.
 func unshareAndMount(path string) error {
-	goruntime.LockOSThread()
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("unshare network namespace: %w", err)
 	}

@@ -86,10 +86,10 @@ func New(cfg Config) (*Manager, error) {
 		// An explicit exec: with nil, libcni creates its default lazily on
 		// first use, a data race between concurrent pod setups. Plugin
 		// stderr goes to ours (the daemon log).
-		cni: libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, &invoke.DefaultExec{
+		cni: libcni.NewCNIConfigWithCacheDir(cfg.BinDirs, cfg.CacheDir, &pluginExec{&invoke.DefaultExec{
 			RawExec:       &invoke.RawExec{Stderr: os.Stderr},
 			PluginDecoder: version.PluginDecoder{},
-		}),
+		}}),
 	}, nil
 }
 
@@ -148,6 +148,9 @@ func (m *Manager) checkPlugins(list *libcni.NetworkConfigList) error {
 		types = append(types, p.Network.Type)
 	}
 	for _, t := range types {
+		if t == builtinBridgeType {
+			continue // krilld itself
+		}
 		if _, err := invoke.FindInPath(t, m.cfg.BinDirs); err != nil {
 			return fmt.Errorf("network %q: plugin %q not found in %v: %w", list.Name, t, m.cfg.BinDirs, errdefs.ErrFailedPrecondition)
 		}

@@ -49,7 +49,7 @@ func TestNetNSCreateRemove(t *testing.T) {
 	}
 	// The namespace is empty but for lo, which is up already: no CNI
 	// configuration needs a loopback plugin.
-	err = inNetNS(t, path, func() error {
+	err = inNetNS(path, func() error {
 		ifs, err := net.Interfaces()
 		if err != nil {
 			return err
@@ -139,7 +139,7 @@ func (tn *testNet) setup(t *testing.T, p PodNetwork) *Result {
 	if ip == nil || ip.To4() == nil || !tn.subnet.Contains(ip) {
 		t.Fatalf("pod IP %q not an IPv4 of %s", res.IP, tn.subnet)
 	}
-	err = inNetNS(t, p.NetNS, func() error {
+	err = inNetNS(p.NetNS, func() error {
 		eth0, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -320,7 +320,7 @@ esac
 		t.Fatalf("bridge plugin never ran (no bridge %s): the test proves nothing", tn.bridge)
 	}
 	tn.assertNoLeaks(t, p.ID, "")
-	err = inNetNS(t, p.NetNS, func() error {
+	err = inNetNS(p.NetNS, func() error {
 		if _, err := net.InterfaceByName("eth0"); err == nil {
 			return errors.New("eth0 still in the pod")
 		}
@@ -419,8 +419,9 @@ func TestStatus(t *testing.T) {
 		inMsg   string
 	}{
 		{"default network, plugins present", t.TempDir(), []string{"/nonexistent", debianPlugins}, true, ""},
-		{"default network, no plugins", t.TempDir(), []string{emptyBin}, false, `"bridge" not found`},
-		{"default network, only loopback", t.TempDir(), []string{onlyLoopback}, false, `"bridge" not found`},
+		// The built-in bridge is krilld's own; portmap (for host ports) is not.
+		{"default network, no plugins", t.TempDir(), []string{emptyBin}, false, `"portmap" not found`},
+		{"default network, only loopback", t.TempDir(), []string{onlyLoopback}, false, `"portmap" not found`},
 		{"no conf dir at all", "", []string{emptyBin}, false, "not found"},
 		{"conf file, plugins present", goodConf, []string{debianPlugins}, true, ""},
 		{"conf file, no plugins", goodConf, []string{emptyBin, "/nonexistent"}, false, "not found"},

@@ -93,7 +93,7 @@ func (r *Runtime) startShim(ctx context.Context, dir string, o CreateOpts) (int,
 	if r.cfg.SystemdCgroup {
 		args = append(args, "-systemd-cgroup")
 	}
-	if !ownsPIDNamespace(o.Bundle) {
+	if !OwnsPIDNamespace(o.Bundle) {
 		args = append(args, "-kill-all-on-exit")
 	}
 	shimLog, err := os.OpenFile(filepath.Join(dir, fileShimLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)

@@ -190,15 +190,17 @@ func (r *Runtime) RunDetached(ctx context.Context, id, bundle string) (int, erro
 	return pid, nil
 }
 
-// Delete removes the container from runc (killing it if it still runs),
-// stops its shim and removes its shim directory. Deleting an unknown
-// container is not an error.
+// Delete removes the container from runc (killing it if it still runs;
+// not again once Release did), stops its shim and removes its shim
+// directory. Deleting an unknown container is not an error.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	if err := runcError("delete", id, r.runc.Delete(ctx, id, &runc.DeleteOpts{Force: true})); err != nil && !errdefs.IsNotFound(err) {
-		return err
+	if !r.released(id) {
+		if err := runcError("delete", id, r.runc.Delete(ctx, id, &runc.DeleteOpts{Force: true})); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
 	}
 	r.stopShim(ctx, id)
 	if err := os.RemoveAll(r.shimDir(id)); err != nil {

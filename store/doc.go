@@ -8,7 +8,9 @@
 //	containers/<id>/container.json  a Container record
 //
 // Files are replaced atomically (write to a temp file, fsync, rename), so
-// a crash leaves either the old or the new record, never half of one.
+// a crash leaves either the old or the new record, never half of one;
+// Settle's state changes skip the fsync (a machine crash may lose the
+// newest one, which recovery reconciles anyway; see Settle).
 // Every record carries Version. Load refuses a newer version than it knows
 // (krilld does not start, the file is named), moves an unreadable record to
 // quarantine/<pods|containers>/<id> (recovery leaves that object's live

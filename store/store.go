@@ -46,7 +46,7 @@ func New[T Record](dir, file, kind string) (*Store[T], error) {
 func (s *Store[T]) Put(r T) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.write(r); err != nil {
+	if err := s.write(r, true); err != nil {
 		return err
 	}
 	s.m[r.Key()] = r
@@ -67,7 +67,7 @@ func (s *Store[T]) Update(id string, fn func(*T) error) (T, error) {
 	if err := fn(&r); err != nil {
 		return s.m[id], err
 	}
-	if err := s.write(r); err != nil {
+	if err := s.write(r, true); err != nil {
 		return r, err
 	}
 	s.m[id] = r
@@ -75,7 +75,9 @@ func (s *Store[T]) Update(id string, fn func(*T) error) (T, error) {
 	return r, nil
 }
 
-func (s *Store[T]) write(r T) error {
+// write replaces r's file; durable also waits for the disk (fsync) before
+// the rename, see Settle for when that is not needed.
+func (s *Store[T]) write(r T, durable bool) error {
 	dir := filepath.Join(s.dir, r.Key())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -87,7 +89,7 @@ func (s *Store[T]) write(r T) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, s.file), data, 0o600)
+	return writeFileAtomic(filepath.Join(dir, s.file), data, 0o600, durable)
 }
 
 // Delete forgets id in memory and on disk. Unknown IDs are not an error.
@@ -144,13 +146,17 @@ func (s *Store[T]) List() []T {
 // WriteFileAtomic replaces path with data so that readers and crashes see
 // either the old or the new content.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFileAtomic(path, data, mode, true)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode, durable bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

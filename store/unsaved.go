@@ -16,6 +16,16 @@ const retryUnsavedEvery = 2 * time.Second
 // the write fails (full disk, I/O error), and the write is retried in the
 // background until it succeeds or the record is deleted. The write error
 // is returned for the caller to log.
+//
+// Settle does not wait for the disk (no fsync, ~5 ms here, taken under the
+// lock every Get waits on): a krilld crash loses nothing written (the page
+// cache outlives it) and the rename keeps the file whole, so only a crash
+// of the machine can lose the newest Settle. After one no container or
+// pause runs, and recovery reconciles every record with what it finds (a
+// record still RUNNING without a process gets its exit as lost; a pod
+// still READY is stopped again, its CNI DEL and pause removal being
+// idempotent): the fsync would buy nothing. Put and Update, which create
+// objects or record what the host cannot tell again, keep it.
 func (s *Store[T]) Settle(id string, fn func(*T) error) (T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -28,7 +38,7 @@ func (s *Store[T]) Settle(id string, fn func(*T) error) (T, error) {
 		return s.m[id], err
 	}
 	s.m[id] = r
-	err := s.write(r)
+	err := s.write(r, false)
 	if err == nil {
 		delete(s.unsaved, id)
 		return r, nil
@@ -47,7 +57,7 @@ func (s *Store[T]) retryUnsaved() {
 		time.Sleep(retryUnsavedEvery)
 		s.mu.Lock()
 		for id := range s.unsaved {
-			if err := s.write(s.m[id]); err != nil {
+			if err := s.write(s.m[id], false); err != nil {
 				slog.Debug("store: record still not written", "kind", s.kind, "id", id, "err", err)
 				continue
 			}

@@ -66,6 +66,8 @@
 //	wait            -> "ok\n" once the exit file is written (blocks until then)
 //	reopen          -> "ok\n" | "error <text>\n"   reopen the CRI log (log rotation)
 //	resize W H      -> "ok\n" | "error <text>\n"   TIOCSWINSZ on the pty master
+//	kill SIG        -> "ok\n" | "error <text>\n"   signal the init (through a pidfd;
+//	                   an init already gone is "ok")
 //	ack             -> "ok\n"  krilld has seen the exit: the shim exits as soon
 //	                   as the container has exited and the exit file is written
 //

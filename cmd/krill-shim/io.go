@@ -248,6 +248,8 @@ func (s *shim) handleCtl(conn *os.File) {
 			reply = errReply(s.log.reopen())
 		case "resize":
 			reply = errReply(s.resize(strings.Join(f[1:], " ")))
+		case "kill":
+			reply = errReply(s.signal(f[1:]))
 		case "ack":
 			s.ack()
 			reply = "ok\n"
@@ -265,4 +267,25 @@ func errReply(err error) string {
 		return "error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
 	}
 	return "ok\n"
+}
+
+// signal sends a signal to the container's init through the pidfd taken
+// while the init was our unreaped child, so it can never reach a process
+// that reused the pid. An init that is already gone is not an error: its
+// exit is (or is about to be) recorded.
+func (s *shim) signal(args []string) error {
+	if len(args) != 1 {
+		return errors.New("kill: want one signal number")
+	}
+	sig, err := strconv.Atoi(args[0])
+	if err != nil || sig <= 0 || sig > 64 {
+		return errors.New("kill: bad signal " + strconv.Quote(args[0]))
+	}
+	if s.initFd < 0 {
+		return errors.New("kill: no pidfd for the init")
+	}
+	if err := unix.PidfdSendSignal(s.initFd, unix.Signal(sig), nil, 0); err != nil && err != unix.ESRCH {
+		return wrap("kill", err)
+	}
+	return nil
 }

@@ -41,6 +41,7 @@ type shim struct {
 
 	initPid    int
 	initProcs  string        // the container's cgroup.procs, with -kill-all-on-exit
+	initFd     int           // pidfd of the init, taken while it was an unreaped child; -1 if none
 	initReaped bool          // only touched by reap()
 	outputDone chan struct{} // closed when all output streams reached EOF
 	exited     chan struct{} // closed once the exit file is written
@@ -186,6 +187,11 @@ func (s *shim) create() error {
 	}
 	if o.killAllOnExit {
 		s.initProcs = containerCgroupProcs(s.initPid, o.id)
+	}
+	// runc has exited, so the init is our (unreaped) child now: a pidfd
+	// taken here names it for good, whatever reuses its pid later.
+	if s.initFd, err = unix.PidfdOpen(s.initPid, unix.PIDFD_NONBLOCK); err != nil {
+		s.initFd = -1
 	}
 
 	if console != nil {

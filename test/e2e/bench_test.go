@@ -26,8 +26,8 @@ func percentiles(b *testing.B, name string, ds []time.Duration) {
 // BenchmarkPodLifecycle: RunPodSandbox, StopPodSandbox and
 // RemovePodSandbox latency over 50 pods (containerd 2.4.2 here: 139, 117
 // and 31 ms means). It also reports krilld's RSS idle and with 50 pods.
-// Twice: on the built-in default network (bridge + host-local for pods
-// without host ports), and on a conflist of bridge and portmap, which runs
+// Twice: on the built-in default network (krilld's in-process bridge, no
+// plugin process for pods without host ports), and on a conflist of bridge and portmap, which runs
 // portmap for every pod, as CNI requires of a configured list.
 func BenchmarkPodLifecycle(b *testing.B) {
 	b.Run("builtin-network", func(b *testing.B) { benchPodLifecycle(b, envOptions{builtinNetwork: true}) })

@@ -78,8 +78,9 @@ func TestCrashInsideStartContainer(t *testing.T) {
 }
 
 // TestCrashDuringCreateAndStop kills krilld inside runc create (run by the
-// shim at StartContainer), runc kill and runc delete; nothing is left and
-// Stop/Remove work.
+// shim at StartContainer), as the exit path's runc delete starts (the shim
+// signals the container, no runc kill runs) and in RemovePodSandbox's runc
+// delete; nothing is left and Stop/Remove work.
 func TestCrashDuringCreateAndStop(t *testing.T) {
 	e := newEnv(t, options{})
 	podID, podCfg := e.pod("create")
@@ -102,10 +103,19 @@ func TestCrashDuringCreateAndStop(t *testing.T) {
 		t.Fatalf("half-started container recovered as %s, want CREATED", st.State)
 	}
 	id := e.container(podID, podCfg, "c2", "sleep", "3600")
-	e.hook("runc.kill", killAfter)
+	// The exit is recorded before the delete: the next krilld knows the
+	// container exited, and its Remove deletes it from runc (--force).
+	e.hook("runc.delete", killBefore)
 	e.rt.StopContainer(e.ctx(), &runtime.StopContainerRequest{ContainerId: id, Timeout: 1})
 	e.reap()
+	if !e.fired("runc.delete") {
+		t.Fatal("the exit path ran no runc delete")
+	}
 	e.start()
+	if st := e.status(id); st.State != runtime.ContainerState_CONTAINER_EXITED {
+		t.Fatalf("container killed by Stop recovered as %s, want EXITED", st.State)
+	}
+	os.Remove(filepath.Join(e.hooks, "runc.delete.fired"))
 	e.hook("runc.delete", killBefore)
 	e.rt.RemovePodSandbox(e.ctx(), &runtime.RemovePodSandboxRequest{PodSandboxId: podID})
 	e.reap()

@@ -43,6 +43,16 @@ func RepoRoot(t testing.TB) string {
 	return r
 }
 
+// BinDir holds the krilld, krill-shim and krill-pause under test: the
+// checkout's bin/, or $KRILL_E2E_BIN, so that a benchmark can compare two
+// builds side by side (interleaved runs) without rebuilding.
+func BinDir(t testing.TB) string {
+	if d := os.Getenv("KRILL_E2E_BIN"); d != "" {
+		return d
+	}
+	return filepath.Join(RepoRoot(t), "bin")
+}
+
 // NewDir makes the test's private directory. Its name is short: shim
 // sockets live below it and unix socket paths are limited to 108 bytes.
 // It is 0711, like /run: user-namespaced containers (whose root is nobody
@@ -64,7 +74,7 @@ func NewDir(t testing.TB, prefix string) string {
 type Config struct {
 	Root, State, Sock string
 	// Runtime is TOML added to the [runtime] table (shim_path and
-	// pause_binary are always set to the checkout's bin/).
+	// pause_binary are always set to BinDir's).
 	Runtime string
 	// CNI is TOML added to the [cni] table (conf_dir is always set).
 	CNIConfDir, CNI string
@@ -77,7 +87,7 @@ type Config struct {
 // pull progress timeout.
 func WriteConfig(t testing.TB, path, dir string, c Config) {
 	t.Helper()
-	repo := RepoRoot(t)
+	bin := BinDir(t)
 	body := fmt.Sprintf(`root = %q
 state = %q
 listen = "unix://%s"
@@ -93,7 +103,7 @@ progress_timeout = "10s"
 conf_dir = %q
 %s
 %s
-`, c.Root, c.State, c.Sock, filepath.Join(repo, "bin", "krill-shim"), filepath.Join(repo, "bin", "krill-pause"),
+`, c.Root, c.State, c.Sock, filepath.Join(bin, "krill-shim"), filepath.Join(bin, "krill-pause"),
 		c.Runtime, filepath.Join(dir, "certs.d"), c.CNIConfDir, c.CNI, c.Extra)
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -155,7 +165,7 @@ func (d *Daemon) StartNoWait() error {
 		return err
 	}
 	defer log.Close()
-	krilld := filepath.Join(RepoRoot(d.t), "bin", "krilld")
+	krilld := filepath.Join(BinDir(d.t), "krilld")
 	d.Cmd = exec.Command(krilld, "--config", d.CfgFile)
 	if d.Wrap != nil {
 		d.Cmd = d.Wrap(krilld, d.CfgFile)
