@@ -30,6 +30,7 @@
 #                      cgroupDriver: systemd, no cgroupRoot, no failCgroupV1;
 #                      krilld gets [cgroup] driver = "systemd"). test/vm runs
 #                      it inside a Debian 12 VM with systemd and cgroup v2.
+#   E2E_WAIT_SCALE     multiplies every wait's bound (default 1; the VM: 4).
 #   E2E_LATENCY_TIMEOUT  how long each timed pod may take to run (default
 #                      30s; the VM under software emulation needs more).
 #                      The latency is a measurement, reported; a pod that
@@ -210,8 +211,11 @@ free_port() {
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.25 s until it succeeds.
+# Every wait is E2E_WAIT_SCALE times as long (default 1): the VM's software
+# emulation runs pods several times slower than a real node. These are
+# bounds on waiting for a behaviour, not speed targets.
 wait_until() {
-	local deadline=$(( $(date +%s) + $1 )); shift
+	local deadline=$(( $(date +%s) + $1 * ${E2E_WAIT_SCALE:-1} )); shift
 	until "$@" >/dev/null 2>&1; do
 		(( $(date +%s) < deadline )) || return 1
 		sleep 0.25

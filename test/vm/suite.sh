@@ -134,7 +134,7 @@ run_kubelet() {
 	echo "E2E_CGROUP_DRIVER=$driver" >"$tmp/job.env"
 	t=$SECONDS
 	set +e
-	bash "$here/run.sh" --timeout 2400 --out "$out/kubelet" "$here/jobs/kubelet.sh" "$tmp/job.env" "$r"
+	bash "$here/run.sh" --timeout 3600 --out "$out/kubelet" "$here/jobs/kubelet.sh" "$tmp/job.env" "$r"
 	kubelet_rc=$?
 	set -e
 	kubelet_s=$((SECONDS - t))
