@@ -9,8 +9,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/krill-runtime/krill/test/testregistry"
 )
 
 // nsInfo is one entry of the "namespaces" list in verbose info.
@@ -134,7 +137,14 @@ func TestVerboseStatusExplainsPodAndContainer(t *testing.T) {
 	if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ctr.ShimPid)); ctr.ShimPid <= 0 || !strings.Contains(string(cmd), "krill-shim") {
 		t.Errorf("shimPid %d is not a krill-shim (%q)", ctr.ShimPid, cmd)
 	}
-	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ctr.Pid)); strings.TrimSpace(string(comm)) != "sleep" {
+	// `runc start` returns once the init is released; its exec of the
+	// command follows a moment later (runc:[2:INIT] until then).
+	var comm []byte
+	testregistry.WaitFor(5*time.Second, func() bool {
+		comm, _ = os.ReadFile(fmt.Sprintf("/proc/%d/comm", ctr.Pid))
+		return strings.TrimSpace(string(comm)) == "sleep"
+	})
+	if strings.TrimSpace(string(comm)) != "sleep" {
 		t.Errorf("pid %d is %q, not the container's sleep", ctr.Pid, comm)
 	}
 	if ctr.Cgroup.Path != ctr.CgroupsPath || ctr.RuntimeSpec.Linux.CgroupsPath != ctr.CgroupsPath || ctr.Cgroup.Driver != "cgroupfs" {
