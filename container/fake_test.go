@@ -17,7 +17,7 @@ import (
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 
-	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/cgroups/cgroupstest"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/oci"
 	"github.com/krill-runtime/krill/sandbox"
@@ -173,14 +173,7 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cgRoot := t.TempDir()
-	if err := os.WriteFile(filepath.Join(cgRoot, "cgroup.controllers"), []byte("cpu memory pids"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cg, err := cgroups.New(cgRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cg := cgroupstest.V2(t)
 	c := &calls{}
 	e := &fakeEnv{calls: c, rt: &fakeRuntime{calls: c}, pod: pod, pods: podStore}
 	e.m, err = New(Config{

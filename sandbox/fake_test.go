@@ -12,7 +12,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/krill-runtime/krill/cgroups"
+	"github.com/krill-runtime/krill/cgroups/cgroupstest"
 	"github.com/krill-runtime/krill/events"
 	"github.com/krill-runtime/krill/image"
 	"github.com/krill-runtime/krill/network"
@@ -174,14 +174,7 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cgRoot := t.TempDir()
-	if err := os.WriteFile(filepath.Join(cgRoot, "cgroup.controllers"), []byte("cpu memory pids"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cg, err := cgroups.New(cgRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cg := cgroupstest.V2(t)
 	rts, err := oci.NewHandlers("runc", map[string]*oci.Runtime{"runc": nil})
 	if err != nil {
 		t.Fatal(err)

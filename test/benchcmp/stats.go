@@ -14,22 +14,11 @@ import (
 
 // p50 is the median of ds (the mean of the two middle values for an even
 // count); 0 for none.
-func p50(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
+func p50(ds []time.Duration) time.Duration { return median(ds) }
 
 // median is the median of xs (mean of the two middle values for an even
 // count); 0 for none.
-func median(xs []float64) float64 {
+func median[T ~int64 | ~float64](xs []T) T {
 	if len(xs) == 0 {
 		return 0
 	}

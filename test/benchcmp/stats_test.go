@@ -40,7 +40,7 @@ func TestMedian(t *testing.T) {
 	if got := median([]float64{1, 2, 3, 10}); got != 2.5 {
 		t.Errorf("median even = %v", got)
 	}
-	if got := median(nil); got != 0 {
+	if got := median[float64](nil); got != 0 {
 		t.Errorf("median empty = %v", got)
 	}
 }
