@@ -59,6 +59,21 @@ func (s *Store[T]) Put(r T) error {
 func (s *Store[T]) Update(id string, fn func(*T) error) (T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r, err := s.changed(id, fn)
+	if err != nil {
+		return r, err
+	}
+	if err := s.write(r, true); err != nil {
+		return r, err
+	}
+	s.m[id] = r
+	delete(s.unsaved, id)
+	return r, nil
+}
+
+// changed returns a copy of record id with fn applied, or the record as it
+// was and fn's error; the caller holds s.mu and stores the result.
+func (s *Store[T]) changed(id string, fn func(*T) error) (T, error) {
 	r, ok := s.m[id]
 	if !ok {
 		var zero T
@@ -67,11 +82,6 @@ func (s *Store[T]) Update(id string, fn func(*T) error) (T, error) {
 	if err := fn(&r); err != nil {
 		return s.m[id], err
 	}
-	if err := s.write(r, true); err != nil {
-		return r, err
-	}
-	s.m[id] = r
-	delete(s.unsaved, id)
 	return r, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/containerd/errdefs"
 )
 
 // retryUnsavedEvery is how often records whose write failed are tried again.
@@ -29,16 +27,12 @@ const retryUnsavedEvery = 2 * time.Second
 func (s *Store[T]) Settle(id string, fn func(*T) error) (T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.m[id]
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("%s %q: %w", s.kind, id, errdefs.ErrNotFound)
-	}
-	if err := fn(&r); err != nil {
-		return s.m[id], err
+	r, err := s.changed(id, fn)
+	if err != nil {
+		return r, err
 	}
 	s.m[id] = r
-	err := s.write(r, false)
+	err = s.write(r, false)
 	if err == nil {
 		delete(s.unsaved, id)
 		return r, nil
