@@ -268,6 +268,28 @@ func (e *env) container(podID string, podCfg *runtime.PodSandboxConfig, name str
 	return r.ContainerId
 }
 
+// limited creates and starts a container "limited" running sleep under
+// the given resources.
+func (e *env) limited(podID string, podCfg *runtime.PodSandboxConfig, res *runtime.LinuxContainerResources) string {
+	e.t.Helper()
+	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
+		PodSandboxId: podID, SandboxConfig: podCfg,
+		Config: &runtime.ContainerConfig{
+			Metadata: &runtime.ContainerMetadata{Name: "limited"},
+			Image:    &runtime.ImageSpec{Image: e.image},
+			Command:  []string{"sleep", "3600"},
+			Linux:    &runtime.LinuxContainerConfig{Resources: res},
+		},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
+		e.t.Fatal(err)
+	}
+	return r.ContainerId
+}
+
 // memoryHog creates and starts a container "hog" that grows a shell
 // variable without bound (ash keeps it in memory) under a 32 MiB limit,
 // swap included: the kernel's OOM killer ends it.

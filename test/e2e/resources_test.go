@@ -22,22 +22,7 @@ func TestResourceLimitsOnHost(t *testing.T) {
 	res := &runtime.LinuxContainerResources{
 		CpuShares: 256, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 128 << 20,
 	}
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "limited"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  []string{"sleep", "3600"},
-			Linux:    &runtime.LinuxContainerConfig{Resources: res},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := r.ContainerId
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: id}); err != nil {
-		t.Fatal(err)
-	}
+	id := e.limited(podID, podCfg, res)
 	cg := "/krill-e2e/limits/" + id // the pod's cgroup parent + container ID
 	read := func(ctrl, file string) string {
 		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, cg, file))

@@ -100,22 +100,7 @@ func TestSystemdCgroupDriver(t *testing.T) {
 	}
 
 	res := &runtime.LinuxContainerResources{CpuShares: 512, CpuQuota: 50000, CpuPeriod: 100000, MemoryLimitInBytes: 64 << 20}
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "limited"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  []string{"sleep", "3600"},
-			Linux:    &runtime.LinuxContainerConfig{Resources: res},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := r.ContainerId
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: id}); err != nil {
-		t.Fatal(err)
-	}
+	id := e.limited(podID, podCfg, res)
 	scope := filepath.Join(podDir, "krill-"+id+".scope")
 	for file, want := range map[string]string{
 		"memory.max": strconv.Itoa(64 << 20),
