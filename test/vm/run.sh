@@ -10,10 +10,10 @@
 #   - The image is built and cached by build-image.sh (first use: a few
 #     minutes); every run boots a new qcow2 overlay over it, so each run
 #     starts from the same clean disk and leaves the image untouched.
-#   - JOB_SCRIPT is copied to job.sh, each FILE or DIR by its base name, into
+#   - JOB_SCRIPT is copied to job-main.sh, each FILE or DIR by its base name, into
 #     a fresh directory shared with the guest as /mnt/host (9p). The job runs
 #     there (its cwd) with /mnt/host first in PATH, after the guest brought
-#     its network up (ens3 10.0.2.15/24) and loaded overlay, br_netfilter,
+#     its network up (its NIC at 10.0.2.15/24) and loaded overlay, br_netfilter,
 #     veth and bridge. Whatever it writes under /mnt/host/out/ comes back
 #     into --out DIR, with job.out (its output) and console.log (the serial
 #     console).
@@ -74,7 +74,34 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-install -m 0755 "$job" "$share/job.sh"
+# The guest runs /mnt/host/job.sh. It is this wrapper, which brings the
+# network up before the caller's job (job-main.sh). The image's own step
+# (guest/krill-vm-job) names the NIC ens3 and runs right after
+# network.target, which does not wait for udev: on a slow boot the NIC is
+# still unprobed or not yet renamed, and the job found no route to
+# 10.0.2.100. The wrapper waits for udev and takes whichever NIC exists.
+# (It lives here rather than in the image so that fixing it does not rebuild
+# the cached image.)
+cat >"$share/job.sh" <<'WRAPPER'
+#!/bin/bash
+nic=""
+udevadm settle --timeout=30 2>/dev/null
+for _ in $(seq 1 120); do
+	for d in /sys/class/net/*; do
+		[[ -e "$d/device" ]] && { nic="${d##*/}"; break; }
+	done
+	[[ -n "$nic" ]] && break
+	sleep 0.5
+done
+if [[ -z "$nic" ]]; then
+	echo "vm: no network interface appeared in 60 s" >&2
+	exit 125
+fi
+ip link set "$nic" up && ip addr replace 10.0.2.15/24 dev "$nic" || exit 125
+exec bash ./job-main.sh
+WRAPPER
+chmod 0755 "$share/job.sh"
+install -m 0755 "$job" "$share/job-main.sh"
 for f in "$@"; do cp -a "$f" "$share/"; done
 qemu-img create -q -f qcow2 -F raw -b "$img/disk.img" "$tmp/disk.qcow2"
 
