@@ -2,9 +2,12 @@ package container
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/krill-runtime/krill/sandbox"
+	"github.com/krill-runtime/krill/store"
 )
 
 // releaseRuntime has the OCI runtime forget a container that has just
@@ -23,6 +26,19 @@ func (m *Manager) releaseRuntime(id string) {
 	defer cancel()
 	if err := rt.Release(ctx, id); err != nil {
 		m.cfg.Log.Warn("release exited container from its runtime; RemoveContainer deletes it", "container", id, "err", err)
+	}
+}
+
+// releaseRootfs unmounts the rootfs of a container that has just exited,
+// as containerd's shim does when it deletes an exited task: nothing can run
+// in it any more (a container is never started twice), and unmounting an
+// overlay syncs the filesystem under its upper layer, the larger part of
+// what RemoveContainer cost (~4 of ~10 ms here). The snapshot stays, with
+// the container's writes still counted in its stats, until Remove, which
+// also unmounts again (a no-op, or a retry of a failed unmount here).
+func (m *Manager) releaseRootfs(c store.Container) {
+	if err := m.unmountAll(filepath.Join(c.Bundle, "rootfs")); err != nil && !os.IsNotExist(err) {
+		m.cfg.Log.Warn("unmount exited container's rootfs; RemoveContainer unmounts it", "container", c.ID, "err", err)
 	}
 }
 

@@ -197,6 +197,7 @@ func (m *Manager) recordExit(id string, exit *oci.Exit, oomSeen bool) {
 		// Before closeExited: a Stop returns only once plugins know.
 		m.cfg.NRI.StopContainer(context.Background(), c)
 		m.releaseRuntime(id)
+		m.releaseRootfs(c)
 	}
 	m.closeExited(id)
 }

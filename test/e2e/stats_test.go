@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 // answer without error, with its attributes and writable layer but no CPU
 // or memory usage (containerd reports none, its task being gone; CRI-O
 // leaves such containers out of the list); a running one has both.
-// ContainerStatus of an exited container keeps its exit.
+// ContainerStatus of an exited container keeps its exit. An exited
+// container's rootfs is unmounted when it exits, as containerd does when it
+// deletes the task (RemoveContainer then has only files and records left),
+// while its writes stay counted in its writable layer until it is removed.
 func TestStatsOfStoppedContainers(t *testing.T) {
 	e := newEnv(t)
 	podID, podCfg := e.pod("stats")
@@ -30,6 +34,13 @@ func TestStatsOfStoppedContainers(t *testing.T) {
 	if st := e.status(exited); st.ExitCode != 3 || st.Reason != "Error" || st.FinishedAt == 0 {
 		t.Errorf("exited status: code %d reason %q finished %d", st.ExitCode, st.Reason, st.FinishedAt)
 	}
+	containers := filepath.Join(e.dir, "state", "containers")
+	if m := mountsUnder(t, filepath.Join(containers, exited)); len(m) != 0 {
+		t.Errorf("exited container's rootfs still mounted: %v", m)
+	}
+	if m := mountsUnder(t, filepath.Join(containers, running)); len(m) == 0 {
+		t.Errorf("running container's rootfs is not mounted under %s", filepath.Join(containers, running))
+	}
 	check := func(id string, st *runtime.ContainerStats, wantUsage bool) {
 		t.Helper()
 		if st.GetAttributes().GetId() != id || st.GetWritableLayer().GetUsedBytes() == nil || st.GetWritableLayer().GetTimestamp() == 0 {
@@ -45,6 +56,9 @@ func TestStatsOfStoppedContainers(t *testing.T) {
 			t.Fatalf("ContainerStats %s: %v", id[:12], err)
 		}
 		check(id, r.Stats, want)
+		if id == exited && r.Stats.GetWritableLayer().GetUsedBytes().GetValue() == 0 {
+			t.Errorf("exited container's writable layer counts none of what it wrote (/written): %v", r.Stats.GetWritableLayer())
+		}
 	}
 	l, err := e.rt.ListContainerStats(e.ctx(), &runtime.ListContainerStatsRequest{Filter: &runtime.ContainerStatsFilter{PodSandboxId: podID}})
 	if err != nil || len(l.Stats) != 3 {
