@@ -146,6 +146,25 @@ if running && msg="$(logs_grow)"; then
 else
 	fail "krilld started again finds the container" "$(cri ps -a 2>&1 | tail -n 5)"
 fi
+# The pod shares one pid namespace (crictl leaves namespace_options unset:
+# POD). A container that exits leaving a child behind takes the child with
+# it, as containerd's runc shim does (krill-shim -kill-all-on-exit, through
+# the systemd scope's cgroup here).
+cat >leaver.json <<JSON
+{"metadata": {"name": "leaver"}, "image": {"image": "$BUSYBOX"},
+ "command": ["sh", "-c", "sleep 3607 & sleep 1; exit 3"], "log_path": "leaver.log"}
+JSON
+exited() { [[ "$(cri inspect "$leaver" 2>/dev/null | jq -r .status.state)" == CONTAINER_EXITED ]]; }
+if leaver="$(cri create "$pod" leaver.json pod.json)" && cri start "$leaver" >/dev/null && wait_until 30 exited; then
+	code="$(cri inspect "$leaver" | jq -r .status.exitCode)"
+	if [[ "$code" == 3 ]] && wait_until 5 bash -c '! pgrep -f "sleep 360[7]" >/dev/null' && running; then
+		pass "a container leaving a child in the pod's pid namespace takes it along on exit" "exit $code, no 'sleep 3607' left, the pod's other container runs"
+	else
+		fail "a container leaving a child in the pod's pid namespace takes it along on exit" "exit $code; left: $(pgrep -af "sleep 360[7]" | tr '\n' ' '); ticker running: $(running && echo yes || echo no)"
+	fi
+else
+	fail "a container leaving a child in the pod's pid namespace takes it along on exit" "did not exit: $(cri ps -a 2>&1 | tail -n 5)"
+fi
 if cri rmp -f "$pod" >/dev/null && ! kill -0 "$pid" 2>/dev/null && ! pgrep -x krill-shim >/dev/null; then
 	pass "pod removed: container and shims gone"
 else
