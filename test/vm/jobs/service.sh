@@ -157,7 +157,7 @@ JSON
 exited() { [[ "$(cri inspect "$leaver" 2>/dev/null | jq -r .status.state)" == CONTAINER_EXITED ]]; }
 # The child holds the container's output pipe: if it lived on, the shim
 # would report the exit only after its 5 s drain timeout, and the child
-# would die later still (in runc delete). So the exit must show well within
+# would die later still (in runc delete). So the exit must show within those
 # 5 s of the init's last words (the uptime it prints as it exits; uptime is
 # the node's clock, inside the container too), with no child left by then.
 if leaver="$(cri create "$pod" leaver.json pod.json)" && cri start "$leaver" >/dev/null && wait_until 30 exited; then
