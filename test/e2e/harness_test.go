@@ -248,46 +248,25 @@ func (e *env) pod(name string) (string, *runtime.PodSandboxConfig) {
 // container creates and starts a container running cmd in pod.
 func (e *env) container(podID string, podCfg *runtime.PodSandboxConfig, name string, cmd []string, mounts ...*runtime.Mount) string {
 	e.t.Helper()
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: name},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  cmd,
-			LogPath:  name + ".log",
-			Mounts:   mounts,
-		},
-		SandboxConfig: podCfg,
+	return e.run(podID, podCfg, &runtime.ContainerConfig{
+		Metadata: &runtime.ContainerMetadata{Name: name},
+		Image:    &runtime.ImageSpec{Image: e.image},
+		Command:  cmd,
+		LogPath:  name + ".log",
+		Mounts:   mounts,
 	})
-	if err != nil {
-		e.t.Fatalf("create container %s: %v", name, err)
-	}
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
-		e.t.Fatalf("start container %s: %v", name, err)
-	}
-	return r.ContainerId
 }
 
 // limited creates and starts a container "limited" running sleep under
 // the given resources.
 func (e *env) limited(podID string, podCfg *runtime.PodSandboxConfig, res *runtime.LinuxContainerResources) string {
 	e.t.Helper()
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "limited"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  []string{"sleep", "3600"},
-			Linux:    &runtime.LinuxContainerConfig{Resources: res},
-		},
+	return e.run(podID, podCfg, &runtime.ContainerConfig{
+		Metadata: &runtime.ContainerMetadata{Name: "limited"},
+		Image:    &runtime.ImageSpec{Image: e.image},
+		Command:  []string{"sleep", "3600"},
+		Linux:    &runtime.LinuxContainerConfig{Resources: res},
 	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
-		e.t.Fatal(err)
-	}
-	return r.ContainerId
 }
 
 // memoryHog creates and starts a container "hog" that grows a shell
@@ -295,22 +274,27 @@ func (e *env) limited(podID string, podCfg *runtime.PodSandboxConfig, res *runti
 // swap included: the kernel's OOM killer ends it.
 func (e *env) memoryHog(podID string, podCfg *runtime.PodSandboxConfig) string {
 	e.t.Helper()
-	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{
-		PodSandboxId: podID, SandboxConfig: podCfg,
-		Config: &runtime.ContainerConfig{
-			Metadata: &runtime.ContainerMetadata{Name: "hog"},
-			Image:    &runtime.ImageSpec{Image: e.image},
-			Command:  []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"},
-			Linux: &runtime.LinuxContainerConfig{Resources: &runtime.LinuxContainerResources{
-				MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20,
-			}},
-		},
+	return e.run(podID, podCfg, &runtime.ContainerConfig{
+		Metadata: &runtime.ContainerMetadata{Name: "hog"},
+		Image:    &runtime.ImageSpec{Image: e.image},
+		Command:  []string{"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"},
+		Linux: &runtime.LinuxContainerConfig{Resources: &runtime.LinuxContainerResources{
+			MemoryLimitInBytes: 32 << 20, MemorySwapLimitInBytes: 32 << 20,
+		}},
 	})
+}
+
+// run creates and starts a container of cfg in pod; the helpers above
+// only differ in cfg.
+func (e *env) run(podID string, podCfg *runtime.PodSandboxConfig, cfg *runtime.ContainerConfig) string {
+	e.t.Helper()
+	name := cfg.GetMetadata().GetName()
+	r, err := e.rt.CreateContainer(e.ctx(), &runtime.CreateContainerRequest{PodSandboxId: podID, SandboxConfig: podCfg, Config: cfg})
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("create container %s: %v", name, err)
 	}
 	if _, err := e.rt.StartContainer(e.ctx(), &runtime.StartContainerRequest{ContainerId: r.ContainerId}); err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("start container %s: %v", name, err)
 	}
 	return r.ContainerId
 }
