@@ -77,9 +77,6 @@ test: deps lint build unit e2e critest e2e-kubelet test-vm-ci
 # A current runc (Debian's 1.1.5 has no idmapped mounts and predates the
 # 2025 advisories), built from its Go module and cached; tests register it
 # as a second RuntimeClass handler.
-# A current runc (Debian's 1.1.5 has no idmapped mounts and predates the
-# 2025 advisories), built from its Go module and cached; tests register it
-# as a second RuntimeClass handler.
 test-runc:
 	bash hack/build-runc.sh >/dev/null
 
