@@ -235,11 +235,18 @@ func (d *Daemon) Stop() bool {
 	return was
 }
 
-// Close closes the clients and, if the test failed, logs krilld's last
-// lines.
+// Close closes the clients, fails the test if krilld answered any call with
+// code Unknown (every error has its own gRPC code: a call that ends up as
+// Unknown is a mapping krilld is missing) and, if the test failed, logs
+// krilld's last lines.
 func (d *Daemon) Close(logLines int) {
 	if d.Conn != nil {
 		d.Conn.Close()
+	}
+	for _, l := range strings.Split(d.Log(), "\n") {
+		if strings.Contains(l, "code=Unknown") {
+			d.t.Errorf("krilld answered with code Unknown: %s", l)
+		}
 	}
 	if d.t.Failed() {
 		d.t.Logf("krilld log:\n%s", Tail(d.Log(), logLines))
